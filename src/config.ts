@@ -1,0 +1,257 @@
+/**
+ * Option types, defaults and validation. Every option is checked up front; a bad one throws a
+ * {@link BalancerConfigError} whose message names the option path and the value it got.
+ */
+import type { Strategy } from './strategies/strategy.js';
+
+/**
+ * A member's administrative status, as Apache's `status=` flags:
+ * - `disabled` (D): takes no traffic, not even sticky sessions.
+ * - `stopped` (S): like `disabled`; also skipped by health checks.
+ * - `drain` (N): takes no new sessions, keeps serving its sticky ones.
+ * - `standby` (H, hot standby): serves only when nothing else in its lbset can.
+ * - `spare` (R, hot spare): stands in one for one for unusable members of its lbset.
+ */
+export type MemberStatus = 'disabled' | 'standby' | 'spare' | 'drain' | 'stopped';
+
+/** One back-end member (Apache's `BalancerMember`). */
+export interface MemberOptions {
+  /** Absolute `http:` or `https:` URL; a path is prepended to every request path, as Apache does. */
+  url: string;
+  /** Cookie-safe token naming the member in sticky cookies and the pool API. Derived from the URL when absent. */
+  route?: string;
+  /** Apache's `loadfactor`: a number from 1 to 100 (kept times 100, truncated, as Apache 2.4 does). Default 1. */
+  weight?: number;
+  /** Apache's `lbset` tier: lower tiers are used first. Integer >= 0, default 0. */
+  lbset?: number;
+  /** Administrative status; absent means an ordinary active member. */
+  status?: MemberStatus;
+}
+
+/** The built-in strategies, named as Apache's lbmethods where Apache has them. */
+export type StrategyName = 'byrequests' | 'bytraffic' | 'bybusyness' | 'roundrobin';
+
+/** Options of {@link createBalancer}. */
+export interface BalancerOptions {
+  /** The back-end members, in configuration order (the order Apache walks them in). */
+  members: readonly MemberOptions[];
+  /** How a member is picked: a built-in name or a {@link Strategy} object. Default `'byrequests'`. */
+  strategy?: StrategyName | Strategy;
+  /** Time allowed for a member's response head, in ms (Apache `timeout`). 504 when it passes. Default 60000. */
+  timeoutMs?: number;
+  /** How long a member stays in error after a failed connection before it is tried again (Apache `retry`). Default 60000. */
+  retryMs?: number;
+  /** Send the client's `Host` header to members (Apache `ProxyPreserveHost On`). Default false: the member's own host. */
+  preserveHost?: boolean;
+}
+
+/** Thrown for any invalid option; `path` names the option (`members[1].weight`) and `value` is what it got. */
+export class BalancerConfigError extends Error {
+  /** Stable error code for programmatic checks. */
+  readonly code = 'ERR_BALANCER_CONFIG';
+  override readonly name = 'BalancerConfigError';
+  constructor(
+    /** The option path, for example `members[1].weight`. */
+    readonly path: string,
+    /** The offending value. */
+    readonly value: unknown,
+    expectation: string,
+  ) {
+    super(`${path} ${expectation}, got ${describeValue(value)}`);
+  }
+}
+
+/** A member's options after validation, with defaults applied. */
+export interface MemberConfig {
+  url: URL;
+  route: string;
+  weight: number;
+  lbset: number;
+  status: MemberStatus | 'active';
+}
+
+/** Balancer options after validation, with defaults applied. */
+export interface BalancerConfig {
+  members: MemberConfig[];
+  strategy: StrategyName | Strategy;
+  timeoutMs: number;
+  retryMs: number;
+  preserveHost: boolean;
+}
+
+export const DEFAULTS = {
+  strategy: 'byrequests',
+  timeoutMs: 60_000,
+  retryMs: 60_000,
+  preserveHost: false,
+  weight: 1,
+  lbset: 0,
+} as const;
+
+const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin'];
+const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
+const BALANCER_KEYS = ['members', 'strategy', 'timeoutMs', 'retryMs', 'preserveHost'] as const;
+const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status'] as const;
+/** RFC 9110 token characters, all of which are also valid in a cookie value. */
+const ROUTE_PATTERN = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,64}$/;
+const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's ceiling
+
+/** Validates balancer options and applies defaults. Throws {@link BalancerConfigError}. */
+export function normalizeOptions(options: unknown): BalancerConfig {
+  expectPlainObject(options, 'options');
+  expectKnownKeys(options, BALANCER_KEYS, 'options');
+  const o = options as Partial<BalancerOptions>;
+  if (!Array.isArray(o.members)) {
+    throw new BalancerConfigError('members', o.members, 'must be an array of member options');
+  }
+  const members: MemberConfig[] = [];
+  o.members.forEach((m, i) => members.push(normalizeMember(m, `members[${i}]`, members)));
+  return {
+    members,
+    strategy: normalizeStrategy(o.strategy ?? DEFAULTS.strategy, 'strategy'),
+    timeoutMs: optionalInteger(o.timeoutMs, 'timeoutMs', 1, MAX_TIMEOUT_MS, DEFAULTS.timeoutMs),
+    retryMs: optionalInteger(o.retryMs, 'retryMs', 0, MAX_TIMEOUT_MS, DEFAULTS.retryMs),
+    preserveHost: optionalBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
+  };
+}
+
+/**
+ * Validates one member's options against the members already accepted (routes and URLs are unique).
+ * Shared by the constructor and `pool.add()`.
+ */
+export function normalizeMember(options: unknown, path: string, existing: readonly MemberConfig[]): MemberConfig {
+  expectPlainObject(options, path);
+  expectKnownKeys(options, MEMBER_KEYS, path);
+  const m = options as Partial<MemberOptions>;
+  const url = parseMemberUrl(m.url, `${path}.url`);
+  if (existing.some((e) => e.url.href === url.href)) {
+    throw new BalancerConfigError(`${path}.url`, m.url, 'duplicates another member');
+  }
+  let route: string;
+  if (m.route === undefined) {
+    route = deriveRoute(url, existing);
+  } else {
+    if (typeof m.route !== 'string' || !ROUTE_PATTERN.test(m.route)) {
+      throw new BalancerConfigError(`${path}.route`, m.route, 'must be 1 to 64 token characters (letters, digits, or !#$%&\'*+-.^_`|~)');
+    }
+    if (existing.some((e) => e.route === m.route)) {
+      throw new BalancerConfigError(`${path}.route`, m.route, 'duplicates another member\'s route');
+    }
+    route = m.route;
+  }
+  return {
+    url,
+    route,
+    weight: normalizeWeight(m.weight ?? DEFAULTS.weight, `${path}.weight`),
+    lbset: optionalInteger(m.lbset, `${path}.lbset`, 0, 99, DEFAULTS.lbset),
+    status: m.status === undefined ? 'active' : oneOf(m.status, MEMBER_STATUSES, `${path}.status`),
+  };
+}
+
+/** Apache's loadfactor rule: 1..100, decimals allowed. */
+export function normalizeWeight(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > 100) {
+    throw new BalancerConfigError(path, value, 'must be a number from 1 to 100');
+  }
+  return value;
+}
+
+/** Checks a strategy name or object; a custom strategy needs a `name` and a `pick` function. */
+export function normalizeStrategy(value: unknown, path: string): StrategyName | Strategy {
+  if (typeof value === 'string') return oneOf(value, STRATEGY_NAMES, path);
+  if (value === null || typeof value !== 'object') {
+    throw new BalancerConfigError(path, value, `must be one of ${STRATEGY_NAMES.join(', ')} or a strategy object`);
+  }
+  const s = value as Record<string, unknown>;
+  if (typeof s.name !== 'string' || s.name.length === 0) {
+    throw new BalancerConfigError(`${path}.name`, s.name, 'must be a non-empty string');
+  }
+  if (typeof s.pick !== 'function') {
+    throw new BalancerConfigError(`${path}.pick`, s.pick, 'must be a function (candidates, context) => member | undefined');
+  }
+  for (const hook of ['requestStart', 'requestEnd', 'routed', 'membersChanged', 'reset'] as const) {
+    if (s[hook] !== undefined && typeof s[hook] !== 'function') {
+      throw new BalancerConfigError(`${path}.${hook}`, s[hook], 'must be a function when given');
+    }
+  }
+  return value as Strategy;
+}
+
+function parseMemberUrl(value: unknown, path: string): URL {
+  if (typeof value !== 'string') throw new BalancerConfigError(path, value, 'must be an absolute http: or https: URL string');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new BalancerConfigError(path, value, 'must be an absolute http: or https: URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new BalancerConfigError(path, value, 'must use http: or https:');
+  }
+  if (url.username || url.password) throw new BalancerConfigError(path, value, 'must not contain credentials');
+  if (url.search || url.hash || value.includes('#')) {
+    throw new BalancerConfigError(path, value, 'must not contain a query or fragment');
+  }
+  return url;
+}
+
+/** A stable, readable route from host and port (`127.0.0.1:3001` gives `127_0_0_1-3001`), unique in the pool. */
+function deriveRoute(url: URL, existing: readonly MemberConfig[]): string {
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/[^A-Za-z0-9]/g, '_').replace(/^_+/, '');
+  const base = `${host}-${port}`.slice(0, 60);
+  let route = base;
+  for (let n = 2; existing.some((e) => e.route === route); n++) route = `${base}-${n}`;
+  return route;
+}
+
+export function expectPlainObject(value: unknown, path: string): asserts value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new BalancerConfigError(path, value, 'must be an object');
+  }
+}
+
+export function expectKnownKeys(value: Record<string, unknown>, known: readonly string[], path: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new BalancerConfigError(path === 'options' ? key : `${path}.${key}`, value[key], `is not a known option (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+export function optionalInteger(value: unknown, path: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new BalancerConfigError(path, value, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+export function optionalBoolean(value: unknown, path: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new BalancerConfigError(path, value, 'must be true or false');
+  return value;
+}
+
+export function oneOf<T extends string>(value: unknown, allowed: readonly T[], path: string): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new BalancerConfigError(path, value, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+  }
+  return value as T;
+}
+
+/** A short, safe rendering of a bad value for an error message. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value instanceof RegExp) return String(value);
+  try {
+    const text = JSON.stringify(value);
+    if (text === undefined) return String(value);
+    return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

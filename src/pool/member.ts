@@ -1,0 +1,127 @@
+/**
+ * One back-end member: where it is, how it is configured (weight, lbset, role, admin status), its
+ * transient state (error timer, health) and its counters. Only the pool changes a member; strategies,
+ * the request path and the management page read it.
+ */
+import type { MemberConfig, MemberStatus } from '../config.js';
+
+/** Apache's H and R flags: how a member takes part in its lbset. */
+export type MemberRole = 'active' | 'standby' | 'spare';
+/** Apache's D, N and S flags: what the operator allows. */
+export type MemberAdmin = 'enabled' | 'disabled' | 'drain' | 'stopped';
+/** Why a member is out of rotation right now, if it is. */
+export type MemberState = 'ok' | 'error' | 'unhealthy' | 'disabled' | 'stopped' | 'drain';
+
+/** Plain-JSON view of a member, as `snapshot()` returns it. */
+export interface MemberSnapshot {
+  route: string;
+  url: string;
+  weight: number;
+  lbset: number;
+  /** The configured status: one of {@link MemberStatus}, or `active`. */
+  status: MemberStatus | 'active';
+  role: MemberRole;
+  admin: MemberAdmin;
+  /** Whether it takes new (unsticky) requests now, and if not, why. */
+  state: MemberState;
+  /** Epoch ms of the last state change. */
+  stateSince: number;
+  /** Epoch ms when an error state ends, or null when not in error. */
+  errorUntil: number | null;
+  requests: number;
+  inFlight: number;
+  /** Request body bytes sent to the member. */
+  bytesSent: number;
+  /** Response body bytes received from the member. */
+  bytesReceived: number;
+  failures: number;
+  /** Times the member was tried again after its error timer ran out. */
+  retries: number;
+}
+
+/**
+ * A back-end member, as the pool holds it. Read its fields; change it only through the pool.
+ */
+export class Member {
+  /** Parsed member URL. */
+  readonly url: URL;
+  /** Unique, cookie-safe name of the member. */
+  readonly route: string;
+  /** Apache loadfactor, 1..100. */
+  weight: number;
+  /** Apache's internal `lbfactor`: weight times 100, truncated, as mod_proxy keeps it. */
+  lbfactor: number;
+  lbset: number;
+  role: MemberRole;
+  admin: MemberAdmin;
+  /** Epoch ms when the member entered error; 0 when not in error (Apache's E flag and error_time). */
+  errorSince = 0;
+  /** Epoch ms when the error state may be retried. */
+  errorUntil = 0;
+  /** Set by active health checks (Apache's C flag). */
+  unhealthy = false;
+  /** Set when the member is removed from the pool, so in-flight work can tell. */
+  removed = false;
+  stateSince: number;
+
+  requests = 0;
+  inFlight = 0;
+  bytesSent = 0;
+  bytesReceived = 0;
+  failures = 0;
+  retries = 0;
+
+  constructor(config: MemberConfig, now: number) {
+    this.url = config.url;
+    this.route = config.route;
+    this.weight = config.weight;
+    this.lbfactor = lbfactorOf(config.weight);
+    this.lbset = config.lbset;
+    this.role = config.status === 'standby' || config.status === 'spare' ? config.status : 'active';
+    this.admin = config.status === 'disabled' || config.status === 'drain' || config.status === 'stopped' ? config.status : 'enabled';
+    this.stateSince = now;
+  }
+
+  /** Apache's PROXY_WORKER_IS_USABLE: not disabled, stopped, in error or failing health checks. Drain stays usable (for sticky traffic). */
+  get usable(): boolean {
+    return this.errorSince === 0 && !this.unhealthy && (this.admin === 'enabled' || this.admin === 'drain');
+  }
+
+  /** The configured status in the public option's terms. */
+  get status(): MemberStatus | 'active' {
+    return this.admin !== 'enabled' ? this.admin : this.role;
+  }
+
+  get state(): MemberState {
+    if (this.admin === 'disabled' || this.admin === 'stopped') return this.admin;
+    if (this.errorSince !== 0) return 'error';
+    if (this.unhealthy) return 'unhealthy';
+    return this.admin === 'drain' ? 'drain' : 'ok';
+  }
+
+  toJSON(): MemberSnapshot {
+    return {
+      route: this.route,
+      url: this.url.href,
+      weight: this.weight,
+      lbset: this.lbset,
+      status: this.status,
+      role: this.role,
+      admin: this.admin,
+      state: this.state,
+      stateSince: this.stateSince,
+      errorUntil: this.errorSince === 0 ? null : this.errorUntil,
+      requests: this.requests,
+      inFlight: this.inFlight,
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+      failures: this.failures,
+      retries: this.retries,
+    };
+  }
+}
+
+/** Apache keeps loadfactor times 100 as an int: `(int)(atof(val) * 100.0)`. */
+export function lbfactorOf(weight: number): number {
+  return Math.trunc(weight * 100);
+}

@@ -1,0 +1,274 @@
+/**
+ * The member list: configuration order, lbset tiers, usability (Apache's selection walk), the error
+ * state with its lazy retry timer, counters, and runtime changes (add, remove, drain, re-weight).
+ */
+import { EventEmitter } from 'node:events';
+import {
+  BalancerConfigError,
+  normalizeMember,
+  normalizeWeight,
+  oneOf,
+  type MemberConfig,
+  type MemberOptions,
+  type MemberStatus,
+} from '../config.js';
+import type { Strategy } from '../strategies/strategy.js';
+import { Member, lbfactorOf, type MemberState } from './member.js';
+
+/** Events of a {@link Pool}. */
+export interface PoolEvents {
+  memberAdded: [member: Member];
+  memberRemoved: [member: Member];
+  /** A member's status, weight or state changed; `reason` says why. */
+  memberChanged: [member: Member, reason: string];
+  /** A member went into the error state. */
+  memberError: [member: Member, reason: string];
+  /** A member in error served a request again after its retry timer ran out. */
+  memberRecovered: [member: Member, reason: string];
+}
+
+const ALL_STATUSES: readonly (MemberStatus | 'active')[] = ['active', 'disabled', 'standby', 'spare', 'drain', 'stopped'];
+
+/** Chooses one member from a tier's candidates; the pool offers tiers in order until one yields a member. */
+export type ChooseFn = (candidates: readonly Member[]) => Member | undefined;
+
+/**
+ * The members of a balancer and everything about their state. Runtime changes go through its
+ * methods, which take a member's route.
+ */
+export class Pool extends EventEmitter<PoolEvents> {
+  #members: Member[] = [];
+  #byRoute = new Map<string, Member>();
+  #strategy: Strategy;
+  readonly #retryMs: number;
+  readonly #now: () => number;
+
+  /** @internal */
+  constructor(configs: readonly MemberConfig[], strategy: Strategy, retryMs: number, now: () => number = Date.now) {
+    super();
+    this.#strategy = strategy;
+    this.#retryMs = retryMs;
+    this.#now = now;
+    for (const config of configs) this.#insert(new Member(config, now()));
+  }
+
+  /** Members in configuration order (added members last). */
+  get members(): readonly Member[] {
+    return this.#members;
+  }
+
+  /** The member with this route, or undefined. */
+  get(route: string): Member | undefined {
+    return this.#byRoute.get(route);
+  }
+
+  /**
+   * Adds a member at the end of the configuration order, validated like the constructor's options.
+   * It starts in the status given (active when absent), unlike Apache's manager, which adds members disabled.
+   */
+  add(options: MemberOptions): Member {
+    const existing = this.#members.map(configOf);
+    const member = new Member(normalizeMember(options, 'member', existing), this.#now());
+    this.#insert(member);
+    this.#strategy.membersChanged?.(this.#members, 'added', member);
+    this.emit('memberAdded', member);
+    return member;
+  }
+
+  /** Removes a member. Requests already on it finish; it gets no new ones. */
+  remove(route: string): Member {
+    const member = this.#require(route);
+    this.#members = this.#members.filter((m) => m !== member);
+    this.#byRoute.delete(route);
+    member.removed = true;
+    this.#strategy.membersChanged?.(this.#members, 'removed', member);
+    this.emit('memberRemoved', member);
+    return member;
+  }
+
+  /** Stops new sessions on a member; its sticky sessions and in-flight requests go on (Apache's N flag). */
+  drain(route: string): Member {
+    return this.setStatus(route, 'drain');
+  }
+
+  /** Takes a member out of all traffic, sticky included (Apache's D flag). */
+  disable(route: string): Member {
+    return this.setStatus(route, 'disabled');
+  }
+
+  /** Puts a member back into rotation, clearing drain, disabled, stopped and any error state. */
+  enable(route: string): Member {
+    const member = this.#require(route);
+    member.admin = 'enabled';
+    this.#clearError(member);
+    this.#changed(member, 'enabled');
+    return member;
+  }
+
+  /**
+   * Sets a member's status: `active`, `disabled`, `stopped`, `drain` (admin statuses) or `standby`,
+   * `spare` (roles, which also re-enable the member). Apache's flags combine; this API sets one at a time.
+   */
+  setStatus(route: string, status: MemberStatus | 'active'): Member {
+    const member = this.#require(route);
+    oneOf(status, ALL_STATUSES, 'status');
+    if (status === 'active' || status === 'standby' || status === 'spare') {
+      member.role = status;
+      member.admin = 'enabled';
+    } else {
+      member.admin = status;
+    }
+    this.#changed(member, `status ${status}`);
+    return member;
+  }
+
+  /** Changes a member's weight (loadfactor, 1..100). */
+  setWeight(route: string, weight: number): Member {
+    const member = this.#require(route);
+    member.weight = normalizeWeight(weight, 'weight');
+    member.lbfactor = lbfactorOf(weight);
+    this.#strategy.membersChanged?.(this.#members, 'weight', member);
+    this.#changed(member, `weight ${weight}`);
+    return member;
+  }
+
+  /** @internal Replaces the strategy that is told of membership changes. */
+  useStrategy(strategy: Strategy): void {
+    this.#strategy = strategy;
+  }
+
+  /**
+   * Apache's selection walk (proxy_balancer_get_best_worker): lbsets in ascending order; in each,
+   * members in configuration order. Draining members are skipped (a hole unless spare or standby);
+   * members in error get the retry check; usable spares fill holes one for one after the regular
+   * members; standbys are offered only when the tier yielded nothing. `exclude` holds members that
+   * already failed this request. Returns the first member `choose` returns.
+   */
+  select(choose: ChooseFn, exclude?: ReadonlySet<Member>): Member | undefined {
+    const members = this.#members;
+    const now = this.#now();
+    let maxLbset = 0;
+    for (let lbset = 0; lbset <= maxLbset; lbset++) {
+      let holes = 0;
+      const regular: Member[] = [];
+      let spares: Member[] | undefined;
+      let standbys: Member[] | undefined;
+      for (const m of members) {
+        if (m.lbset > maxLbset) maxLbset = m.lbset;
+        if (m.lbset !== lbset) continue;
+        if (m.admin === 'drain') {
+          if (m.role === 'active') holes++;
+          continue;
+        }
+        if (m.errorSince !== 0) this.#retryCheck(m, now);
+        const usable = m.usable && !(exclude?.has(m) ?? false);
+        if (m.role === 'spare') {
+          if (usable) (spares ??= []).push(m);
+        } else if (m.role === 'standby') {
+          if (usable) (standbys ??= []).push(m);
+        } else if (usable) {
+          regular.push(m);
+        } else {
+          holes++;
+        }
+      }
+      if (spares !== undefined && holes > 0) regular.push(...spares.slice(0, holes));
+      if (regular.length > 0) {
+        const chosen = choose(regular);
+        if (chosen !== undefined) return chosen;
+      }
+      if (standbys !== undefined) {
+        const chosen = choose(standbys);
+        if (chosen !== undefined) return chosen;
+      }
+    }
+    return undefined;
+  }
+
+  /** Every usable member in any tier (Apache's PROXY_WORKER_IS_USABLE), for sticky accounting. */
+  usableMembers(): Member[] {
+    return this.#members.filter((m) => m.usable);
+  }
+
+  /** @internal A request starts on `member`. */
+  begin(member: Member): void {
+    member.requests++;
+    member.inFlight++;
+  }
+
+  /** @internal A request on `member` ended; `failed` charges the member a failure. */
+  finish(member: Member, bytesSent: number, bytesReceived: number, failed: boolean): void {
+    if (member.inFlight > 0) member.inFlight--;
+    member.bytesSent += bytesSent;
+    member.bytesReceived += bytesReceived;
+    if (failed) member.failures++;
+  }
+
+  /** @internal The member answered; a member back from its error timer has recovered. */
+  markSuccess(member: Member): void {
+    if (member.retries > 0 && member.errorSince === 0) {
+      member.retries = 0;
+      this.emit('memberRecovered', member, 'request succeeded after the retry timer');
+    }
+  }
+
+  /** @internal Puts a member in error for `retryMs` (Apache's E flag), with a fresh timestamp each time. */
+  markError(member: Member, reason: string): void {
+    const now = this.#now();
+    const wasInError = member.errorSince !== 0;
+    member.errorSince = now;
+    member.errorUntil = now + this.#retryMs;
+    if (!wasInError) {
+      member.stateSince = now;
+      this.emit('memberError', member, reason);
+    }
+  }
+
+  /** Plain JSON of every member. */
+  toJSON(): ReturnType<Member['toJSON']>[] {
+    return this.#members.map((m) => m.toJSON());
+  }
+
+  /** Counts of members by state. */
+  stateCounts(): Record<MemberState, number> {
+    const counts: Record<MemberState, number> = { ok: 0, error: 0, unhealthy: 0, disabled: 0, stopped: 0, drain: 0 };
+    for (const m of this.#members) counts[m.state]++;
+    return counts;
+  }
+
+  /** Apache's ap_proxy_retry_worker: an errored member is usable again once its retry time has passed. */
+  #retryCheck(member: Member, now: number): void {
+    if (now >= member.errorUntil) {
+      member.errorSince = 0;
+      member.retries++;
+      member.stateSince = now;
+    }
+  }
+
+  #clearError(member: Member): void {
+    if (member.errorSince !== 0) {
+      member.errorSince = 0;
+      member.stateSince = this.#now();
+    }
+  }
+
+  #insert(member: Member): void {
+    this.#members.push(member);
+    this.#byRoute.set(member.route, member);
+  }
+
+  #require(route: string): Member {
+    const member = typeof route === 'string' ? this.#byRoute.get(route) : undefined;
+    if (member === undefined) throw new BalancerConfigError('route', route, 'must name a member of the pool');
+    return member;
+  }
+
+  #changed(member: Member, reason: string): void {
+    member.stateSince = this.#now();
+    this.emit('memberChanged', member, reason);
+  }
+}
+
+function configOf(m: Member): MemberConfig {
+  return { url: m.url, route: m.route, weight: m.weight, lbset: m.lbset, status: m.status };
+}

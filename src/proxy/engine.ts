@@ -1,0 +1,215 @@
+/**
+ * The proxy engine: the one seam over http-proxy-3. The rest of the code calls `forward(req, res,
+ * member)` and learns how the attempt ended (connected? response head? status? bytes? failure
+ * kind?), which is what failover, passive health and `bytraffic` read. It owns the keep-alive agent
+ * of each member and the deadline sweep, and it never answers the client with an error itself:
+ * the request path decides between a retry and an error response.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { ProxyServer, type ServerOptions } from 'http-proxy-3';
+import type { Member } from '../pool/member.js';
+import type { ReplayableBody } from './body.js';
+import { DeadlineEntry, DeadlineSweep } from './deadlines.js';
+import { forwardedResponseHeaders } from './headers.js';
+
+/**
+ * How an attempt failed:
+ * - `connect`: no connection, so no byte reached the member (refused, unreachable, DNS, connect timeout).
+ * - `no-response`: connected, the request may have reached the member, no response byte came back.
+ * - `timeout`: no response head within `timeoutMs`.
+ * - `truncated`: the response head went to the client, then the member failed mid-body.
+ * - `client-abort`: the client went away; not the member's fault.
+ */
+export type FailureKind = 'connect' | 'no-response' | 'timeout' | 'truncated' | 'client-abort';
+
+/** How one attempt on one member ended. */
+export interface ForwardOutcome {
+  /** Undefined when the response went to the client whole. */
+  readonly failure: FailureKind | undefined;
+  /** The member's status code, or 0 when no response head came. */
+  readonly status: number;
+  /** True once the response head was written to the client: nothing may be retried after that. */
+  readonly responseStarted: boolean;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly durationMs: number;
+  readonly error: (Error & { code?: string }) | undefined;
+}
+
+/** Options of {@link ProxyEngine}. */
+export interface EngineOptions {
+  /** Time allowed for the response head, in ms. */
+  timeoutMs: number;
+  /** Send the client's Host header instead of the member's. */
+  preserveHost: boolean;
+}
+
+/** Per-attempt extras. */
+export interface ForwardExtras {
+  /** A body to send (and replay); absent when the request has none or it cannot be replayed. */
+  body?: ReplayableBody | undefined;
+  /** Extra response header fields, flat `[name, value, ...]` (the sticky Set-Cookie). */
+  responseHeaders?: readonly string[] | undefined;
+}
+
+const kExchange = Symbol('proxy-balancer.exchange');
+type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
+
+/** One attempt of one request on one member; settles exactly once. */
+class Exchange extends DeadlineEntry {
+  settled = false;
+  connected = false;
+  headReceived = false;
+  responseStarted = false;
+  timedOut = false;
+  status = 0;
+  bytesReceived = 0;
+  proxyReq: http.ClientRequest | undefined;
+  readonly start = Date.now();
+  readonly onClientClose = (): void => {
+    if (!this.res.writableFinished) this.settle('client-abort', undefined);
+  };
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: TaggedResponse,
+    readonly body: ReplayableBody | undefined,
+    readonly responseHeaders: readonly string[] | undefined,
+    readonly sweep: DeadlineSweep,
+    readonly resolve: (outcome: ForwardOutcome) => void,
+  ) {
+    super();
+  }
+
+  /** The sweep found no response head in time. */
+  expire(): void {
+    if (this.headReceived || this.settled) return;
+    this.timedOut = true;
+    this.proxyReq?.destroy();
+    this.settle('timeout', Object.assign(new Error('no response head within timeoutMs'), { code: 'ETIMEDOUT' }));
+  }
+
+  settle(failure: FailureKind | undefined, error: (Error & { code?: string }) | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.sweep.remove(this);
+    this.res.removeListener('close', this.onClientClose);
+    if (this.res[kExchange] === this) this.res[kExchange] = undefined;
+    this.body?.detach();
+    if (failure === 'truncated') this.res.destroy(); // the client must see a cut response, never a spliced one
+    this.resolve({
+      failure,
+      status: this.status,
+      responseStarted: this.responseStarted,
+      bytesSent: this.connected ? (this.body?.bytesRead ?? 0) : 0,
+      bytesReceived: this.bytesReceived,
+      durationMs: Date.now() - this.start,
+      error,
+    });
+  }
+
+  /** http-proxy-3's error callback: classify by how far the attempt got. */
+  readonly onProxyError = (err: Error & { code?: string }): void => {
+    if (this.settled) return;
+    if (this.res.destroyed || this.req.socket.destroyed) this.settle('client-abort', err);
+    else if (!this.connected) this.settle('connect', err);
+    else if (!this.headReceived) this.settle('no-response', err);
+    else this.settle('truncated', err);
+  };
+}
+
+/** The proxy engine over http-proxy-3; see the module comment. */
+export class ProxyEngine {
+  readonly #proxy: ProxyServer;
+  readonly #agents = new Map<Member, http.Agent>();
+  readonly #sweep: DeadlineSweep;
+  readonly #options: EngineOptions;
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    this.#sweep = new DeadlineSweep(Math.min(1000, Math.max(5, Math.floor(options.timeoutMs / 10))));
+    // The engine writes the response itself: hop-by-hop filtering, the sticky cookie, byte counts.
+    this.#proxy = new ProxyServer({ xfwd: false, selfHandleResponse: true, prependPath: true });
+    this.#proxy.on('error', () => {}); // every web() call passes its own callback; this only guards stray emits
+    this.#proxy.on('proxyReq', (proxyReq, _req, res, _options, socket) => this.#onProxyReq(proxyReq, res, socket));
+    this.#proxy.on('proxyRes', (proxyRes, _req, res) => this.#onProxyRes(proxyRes, res));
+  }
+
+  /** Forwards one attempt of `req` to `member`. Resolves when the exchange is over; never rejects. */
+  forward(req: IncomingMessage, res: ServerResponse, member: Member, extras: ForwardExtras = {}): Promise<ForwardOutcome> {
+    return new Promise((resolve) => {
+      const ex = new Exchange(req, res, extras.body, extras.responseHeaders, this.#sweep, resolve);
+      (res as TaggedResponse)[kExchange] = ex;
+      res.on('close', ex.onClientClose);
+      ex.deadline = ex.start + this.#options.timeoutMs;
+      this.#sweep.add(ex);
+      const options: ServerOptions = { target: member.url, agent: this.#agentFor(member) };
+      if (!this.#options.preserveHost) options.headers = { host: member.url.host };
+      if (extras.body !== undefined) options.buffer = extras.body.stream();
+      this.#proxy.web(req, res, options, ex.onProxyError);
+    });
+  }
+
+  /** Destroys a removed member's agent once nothing is in flight on it. */
+  retire(member: Member): void {
+    if (member.inFlight > 0) return;
+    this.#agents.get(member)?.destroy();
+    this.#agents.delete(member);
+  }
+
+  /** Destroys every agent socket and stops the sweep. */
+  close(): void {
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#agents.clear();
+    this.#sweep.stop();
+    this.#proxy.removeAllListeners();
+  }
+
+  #agentFor(member: Member): http.Agent {
+    let agent = this.#agents.get(member);
+    if (agent === undefined) {
+      // Without a keep-alive agent http-proxy-3 sends `Connection: close` upstream.
+      const Agent = member.url.protocol === 'https:' ? https.Agent : http.Agent;
+      agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
+      this.#agents.set(member, agent);
+    }
+    return agent;
+  }
+
+  #onProxyReq(proxyReq: http.ClientRequest, res: ServerResponse, socket: Socket): void {
+    const ex = (res as TaggedResponse)[kExchange];
+    if (ex === undefined || ex.settled) {
+      proxyReq.destroy();
+      return;
+    }
+    ex.proxyReq = proxyReq;
+    if (socket.connecting) socket.once('connect', () => (ex.connected = true));
+    else ex.connected = true;
+  }
+
+  #onProxyRes(proxyRes: IncomingMessage, res: ServerResponse): void {
+    const ex = (res as TaggedResponse)[kExchange];
+    if (ex === undefined || ex.settled) {
+      proxyRes.destroy();
+      return;
+    }
+    ex.headReceived = true;
+    ex.connected = true;
+    ex.status = proxyRes.statusCode ?? 0;
+    ex.deadline = 0;
+    this.#sweep.remove(ex);
+    const headers = forwardedResponseHeaders(proxyRes.rawHeaders, proxyRes.headers.connection);
+    if (ex.responseHeaders !== undefined) headers.push(...ex.responseHeaders);
+    res.writeHead(ex.status, proxyRes.statusMessage, headers);
+    ex.responseStarted = true;
+    proxyRes.on('data', (chunk: Buffer) => (ex.bytesReceived += chunk.length));
+    proxyRes.on('error', () => {}); // a cut response is reported by 'close' below
+    proxyRes.on('close', () => {
+      if (!proxyRes.complete) ex.settle('truncated', Object.assign(new Error('member closed mid-response'), { code: 'ECONNRESET' }));
+    });
+    res.once('finish', () => ex.settle(undefined, undefined));
+    proxyRes.pipe(res);
+  }
+}

@@ -1,0 +1,21 @@
+/** The built-in strategies by name, and the resolution of the `strategy` option. */
+import type { StrategyName } from '../config.js';
+import { ByBusyness } from './bybusyness.js';
+import { ByRequests } from './byrequests.js';
+import { ByTraffic } from './bytraffic.js';
+import { RoundRobin } from './roundrobin.js';
+import type { Strategy } from './strategy.js';
+
+const BUILT_IN: Record<StrategyName, () => Strategy> = {
+  byrequests: () => new ByRequests(),
+  bytraffic: () => new ByTraffic(),
+  bybusyness: () => new ByBusyness(),
+  roundrobin: () => new RoundRobin(),
+};
+
+/** A fresh instance of a built-in strategy, or the user's own object as it is. */
+export function resolveStrategy(strategy: StrategyName | Strategy): Strategy {
+  return typeof strategy === 'string' ? BUILT_IN[strategy]() : strategy;
+}
+
+export { ByBusyness, ByRequests, ByTraffic, RoundRobin };
