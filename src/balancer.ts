@@ -4,7 +4,10 @@
  * the failed ones excluded. Nothing upstream reaches into a later stage's state.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { normalizeOptions, type BalancerOptions } from './config.js';
+import pRetry, { AbortError } from 'p-retry';
+import { normalizeOptions, DEFAULTS, type BalancerOptions } from './config.js';
+import { BalancerEventHub, type BalancerEvents, type RetryEvent } from './events.js';
+import { PassiveHealth } from './health/passive.js';
 import type { Member, MemberSnapshot } from './pool/member.js';
 import { Pool } from './pool/pool.js';
 import { ReplayableBody, hasBody } from './proxy/body.js';
@@ -18,11 +21,17 @@ export interface BalancerSnapshot {
   strategy: string;
   members: MemberSnapshot[];
   totals: { requests: number; inFlight: number; failures: number; bytesSent: number; bytesReceived: number };
+  /** Requests the balancer is serving now, and retries among them. */
+  inFlight: { requests: number; retries: number };
+  /** Retries made, and retries refused by the budget, since the start. */
+  retries: { made: number; refusedByBudget: number };
 }
+
+type Listener<K extends keyof BalancerEvents> = (...args: BalancerEvents[K]) => void;
 
 /**
  * A balancer: a request handler `(req, res, next?)` for Express, Connect or plain `node:http`,
- * with its pool, snapshot and close on it. It always answers the request itself.
+ * with its pool, snapshot, events and close on it. It always answers the request itself.
  */
 export interface Balancer {
   (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
@@ -34,14 +43,32 @@ export interface Balancer {
   snapshot(): BalancerSnapshot;
   /** Releases every agent socket and timer. Requests still in flight end with an error. */
   close(): Promise<void>;
+  /** Listens to a balancer event (also published on diagnostics channel `proxy-balancer:<event>`). */
+  on<K extends keyof BalancerEvents>(event: K, listener: Listener<K>): Balancer;
+  /** Listens to one occurrence of a balancer event. */
+  once<K extends keyof BalancerEvents>(event: K, listener: Listener<K>): Balancer;
+  /** Stops listening. */
+  off<K extends keyof BalancerEvents>(event: K, listener: Listener<K>): Balancer;
 }
 
 /** Idempotent methods (RFC 9110 9.2.2): safe to resend after the request reached a member. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** Bodies up to this size are kept so a failed attempt can be replayed elsewhere. */
-const MAX_REPLAY_BODY_BYTES = 64 * 1024;
-/** Attempts per request at most, whatever the pool size (Apache's maxattempts tops out at 99). */
-const MAX_ATTEMPTS = 10;
+
+/** A failed attempt that may be retried; p-retry's signal to go on. */
+class RetryableAttempt extends Error {}
+
+/** What one client request carries through its attempts. */
+interface RequestState {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly body: ReplayableBody | undefined;
+  /** False when the request has a body that is not kept (too large, or keeping is off). */
+  readonly replayable: () => boolean;
+  readonly choose: (candidates: readonly Member[]) => Member | undefined;
+  tried: Set<Member> | undefined;
+  last: ForwardOutcome | undefined;
+  lastMember: Member | undefined;
+}
 
 /**
  * Creates a balancer over `options.members`. Throws {@link BalancerConfigError} for any bad option.
@@ -55,48 +82,112 @@ const MAX_ATTEMPTS = 10;
 export function createBalancer(options: BalancerOptions): Balancer {
   const config = normalizeOptions(options);
   const strategy = resolveStrategy(config.strategy);
-  const pool = new Pool(config.members, strategy, config.retryMs);
-  const engine = new ProxyEngine({ timeoutMs: config.timeoutMs, preserveHost: config.preserveHost });
+  const pool = new Pool(config.members, strategy, config.retryMs, Date.now, config.slowStartMs);
+  const shortest = Math.min(config.timeoutMs, config.connectTimeoutMs, config.idleTimeoutMs, ...config.members.map((m) => m.timeoutMs ?? Infinity));
+  const engine = new ProxyEngine({
+    timeoutMs: config.timeoutMs,
+    connectTimeoutMs: config.connectTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    preserveHost: config.preserveHost,
+    resolutionMs: Math.min(1000, Math.max(5, Math.floor(shortest / 10))),
+  });
+  const passive = new PassiveHealth(pool, config);
+  const events = new BalancerEventHub();
+  events.relay(pool);
+  const { maxBodyBytes, budgetPercent, budgetMin } = config.retry;
   let closed = false;
+  let requestsInFlight = 0;
+  let retriesInFlight = 0;
+  let retriesMade = 0;
+  let retriesRefused = 0;
 
   pool.on('memberRemoved', (member) => engine.retire(member));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (closed) return respondError(res, 503, 'balancer is closed');
     req.headers = forwardedRequestHeaders(req, { upgrade: false });
-    const body = hasBody(req) ? new ReplayableBody(req, MAX_REPLAY_BODY_BYTES) : undefined;
+    const withBody = hasBody(req);
+    const body = withBody && maxBodyBytes > 0 ? new ReplayableBody(req, maxBodyBytes) : undefined;
     const context = { req };
-    const choose = (candidates: readonly Member[]): Member | undefined => strategy.pick(candidates, context);
-    let tried: Set<Member> | undefined;
-    let last: ForwardOutcome | undefined;
-    const maxAttempts = Math.min(MAX_ATTEMPTS, Math.max(1, pool.members.length));
-    for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const member = pool.select(choose, tried);
-      if (member === undefined) break;
-      const outcome = await attemptOn(member, req, res, body);
-      if (outcome.failure === undefined || outcome.failure === 'client-abort' || outcome.responseStarted) return;
-      last = outcome;
-      if (!retryable(outcome, req, body)) break;
-      (tried ??= new Set()).add(member);
+    const state: RequestState = {
+      req,
+      res,
+      body,
+      replayable: () => (body === undefined ? !withBody : body.replayable),
+      choose: (candidates) => strategy.pick(candidates, context),
+      tried: undefined,
+      last: undefined,
+      lastMember: undefined,
+    };
+    if (config.forceRecovery) pool.forceRecovery();
+    requestsInFlight++;
+    try {
+      const member = pool.select(state.choose);
+      if (member === undefined) return respondError(res, 503, 'no member is available');
+      if (await attempt(state, member)) return;
+      if (retryable(state)) await retryElsewhere(state);
+      else answerFailure(state);
+    } finally {
+      requestsInFlight--;
     }
-    if (last === undefined) return respondError(res, 503, 'no member is available');
-    if (last.failure === 'timeout') return respondError(res, 504, 'the member did not answer in time');
-    respondError(res, 502, 'no member answered');
   }
 
-  /** One attempt: count it, forward it, record how it ended. */
-  async function attemptOn(member: Member, req: IncomingMessage, res: ServerResponse, body: ReplayableBody | undefined): Promise<ForwardOutcome> {
+  /** Attempts after the first, each on a member not yet tried, through p-retry. */
+  async function retryElsewhere(state: RequestState): Promise<void> {
+    const attempts = Math.min(config.retry.attempts ?? Math.min(DEFAULTS.maxAttempts, pool.members.length), 100);
+    if (attempts < 2) return answerFailure(state);
+    try {
+      await pRetry(
+        async (attemptNumber) => {
+          if (state.res.destroyed || state.res.writableEnded) throw new AbortError('client gone');
+          const member = pool.select(state.choose, state.tried);
+          if (member === undefined) throw new AbortError('no other member');
+          const failed = state.last!;
+          const event: RetryEvent = { route: state.lastMember!.route, reason: failed.error?.code ?? failed.failure ?? 'failed', attempt: attemptNumber, method: state.req.method ?? '' };
+          // The budget limits retries that add work on members; a refused connection reached none.
+          const budgeted = failed.failure !== 'connect';
+          if (budgeted && retriesInFlight >= Math.max(budgetMin, Math.floor((requestsInFlight * budgetPercent) / 100))) {
+            retriesRefused++;
+            events.publish('retryBudgetExhausted', event);
+            throw new AbortError('retry budget exhausted');
+          }
+          retriesMade++;
+          events.publish('retry', event);
+          if (budgeted) retriesInFlight++;
+          try {
+            if (await attempt(state, member)) return;
+          } finally {
+            if (budgeted) retriesInFlight--;
+          }
+          if (!retryable(state)) throw new AbortError('not retryable');
+          throw new RetryableAttempt();
+        },
+        { retries: attempts - 2, minTimeout: 0, maxTimeout: 0, randomize: false, shouldRetry: ({ error }) => error instanceof RetryableAttempt },
+      );
+    } catch {
+      // Every way out of the loop but success ends here; the last outcome says what to answer.
+      answerFailure(state);
+    }
+  }
+
+  /**
+   * One attempt on one member: count it, forward it, record how it ended. Returns true when the
+   * request is over for good (answered, cut after its head went out, or the client left).
+   */
+  async function attempt(state: RequestState, member: Member): Promise<boolean> {
     pool.begin(member);
     strategy.requestStart?.(member);
-    const outcome = await engine.forward(req, res, member, { body });
-    const failure = outcome.failure;
-    const charged = failure !== undefined && failure !== 'client-abort';
-    pool.finish(member, outcome.bytesSent, outcome.bytesReceived, charged);
-    strategy.requestEnd?.(member, { bytesSent: outcome.bytesSent, bytesReceived: outcome.bytesReceived, durationMs: outcome.durationMs, ok: failure === undefined });
-    if (failure === undefined) pool.markSuccess(member);
-    else if (failure === 'connect') pool.markError(member, `connect failed: ${outcome.error?.code ?? outcome.error?.message ?? 'unknown'}`);
+    const outcome = await engine.forward(state.req, state.res, member, { body: state.body });
+    const keepAliveRace = outcome.failure === 'no-response' && outcome.reusedSocket;
+    const failed = passive.record(member, outcome, keepAliveRace);
+    pool.finish(member, outcome.bytesSent, outcome.bytesReceived, failed);
+    strategy.requestEnd?.(member, { bytesSent: outcome.bytesSent, bytesReceived: outcome.bytesReceived, durationMs: outcome.durationMs, ok: outcome.failure === undefined });
     if (member.removed) engine.retire(member);
-    return outcome;
+    if (outcome.failure === undefined || outcome.failure === 'client-abort' || outcome.responseStarted) return true;
+    state.last = outcome;
+    state.lastMember = member;
+    (state.tried ??= new Set()).add(member);
+    return false;
   }
 
   const balancer = function balancer(req: IncomingMessage, res: ServerResponse, _next?: (err?: unknown) => void): void {
@@ -110,6 +201,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
   Object.defineProperties(balancer, {
     pool: { value: pool, enumerable: true },
     strategy: { value: strategy, enumerable: true },
+    // The emitter's methods, returning the balancer for chaining; the hub keeps the listeners.
+    on: { value: (event: keyof BalancerEvents, listener: AnyListener) => (untyped(events).on(event, listener), balancer) },
+    once: { value: (event: keyof BalancerEvents, listener: AnyListener) => (untyped(events).once(event, listener), balancer) },
+    off: { value: (event: keyof BalancerEvents, listener: AnyListener) => (untyped(events).off(event, listener), balancer) },
     snapshot: {
       value: (): BalancerSnapshot => {
         const members = pool.toJSON();
@@ -121,7 +216,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
           totals.bytesSent += m.bytesSent;
           totals.bytesReceived += m.bytesReceived;
         }
-        return { strategy: strategy.name, members, totals };
+        return {
+          strategy: strategy.name,
+          members,
+          totals,
+          inFlight: { requests: requestsInFlight, retries: retriesInFlight },
+          retries: { made: retriesMade, refusedByBudget: retriesRefused },
+        };
       },
     },
     close: {
@@ -134,15 +235,25 @@ export function createBalancer(options: BalancerOptions): Balancer {
   return balancer;
 }
 
+type AnyListener = (...args: unknown[]) => void;
+const untyped = (hub: BalancerEventHub): import('node:events').EventEmitter => hub as unknown as import('node:events').EventEmitter;
+
+/** Answers the client after the last failed attempt: 504 for a head timeout, else 502. */
+function answerFailure(state: RequestState): void {
+  if (state.last?.failure === 'timeout') respondError(state.res, 504, 'the member did not answer in time');
+  else respondError(state.res, 502, 'no member answered');
+}
+
 /**
  * Whether a failed attempt may go to another member: any method when no byte reached the member;
  * idempotent methods also when the request went out but no response byte came back. A body is
  * resent only when it was kept whole.
  */
-function retryable(outcome: ForwardOutcome, req: IncomingMessage, body: ReplayableBody | undefined): boolean {
-  if (body !== undefined && !body.replayable) return false;
-  if (outcome.failure === 'connect') return true;
-  return outcome.failure === 'no-response' && IDEMPOTENT.has(req.method ?? '');
+function retryable(state: RequestState): boolean {
+  const failure = state.last?.failure;
+  if (!state.replayable()) return false;
+  if (failure === 'connect') return true;
+  return failure === 'no-response' && IDEMPOTENT.has(state.req.method ?? '');
 }
 
 /** A short plain-text error; a response already under way is cut instead. */

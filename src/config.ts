@@ -26,6 +26,10 @@ export interface MemberOptions {
   lbset?: number;
   /** Administrative status; absent means an ordinary active member. */
   status?: MemberStatus;
+  /** This member's own error-state length (Apache `retry=` on a BalancerMember); default the balancer's `retryMs`. */
+  retryMs?: number;
+  /** This member's own response-head timeout (Apache `timeout=` on a BalancerMember); default the balancer's `timeoutMs`. */
+  timeoutMs?: number;
 }
 
 /** The built-in strategies, named as Apache's lbmethods where Apache has them. */
@@ -43,6 +47,47 @@ export interface BalancerOptions {
   retryMs?: number;
   /** Send the client's `Host` header to members (Apache `ProxyPreserveHost On`). Default false: the member's own host. */
   preserveHost?: boolean;
+  /** Time allowed to connect to a member, in ms. A connect timeout counts as "no byte reached the member". Default 5000. */
+  connectTimeoutMs?: number;
+  /** Longest silence allowed in a member's response body, in ms; the client then sees a cut response. Default 60000. */
+  idleTimeoutMs?: number;
+  /** How failed attempts are retried on other members. */
+  retry?: RetryOptions;
+  /** Member statuses that count as member failures (Apache `failonstatus`): the member goes into error; the client still gets the response. */
+  failOnStatus?: readonly number[];
+  /** A response-head timeout puts the member in error (Apache `failontimeout`). Default false (it is still counted as a failure). */
+  failOnTimeout?: boolean;
+  /** When every member is in error, clear them all and try again rather than answer 503 (Apache `forcerecovery`, on by default). */
+  forceRecovery?: boolean;
+  /** Eject members that fail repeatedly (Envoy outlier detection); `false` turns it off. */
+  outlierDetection?: OutlierDetectionOptions | false;
+  /** Ramp a member's weight from 10% to full over this many ms after it is added or comes back from error (HAProxy `slowstart`). Default 0: off. */
+  slowStartMs?: number;
+}
+
+/** Options of the retry policy. */
+export interface RetryOptions {
+  /**
+   * Attempts per request in all, the first included, each on a different member. Default: the number
+   * of members, at most 10 (Apache's maxattempts default is members - 1 retries).
+   */
+  attempts?: number;
+  /** Request bodies up to this size are kept so they can be replayed to another member. Default 65536. */
+  maxBodyBytes?: number;
+  /** Retries of requests that reached a member may be at most this percentage of requests in flight (Envoy retry budget). Default 20. */
+  budgetPercent?: number;
+  /** Retries allowed in flight whatever the percentage. Default 10. */
+  budgetMin?: number;
+}
+
+/** Options of outlier detection. */
+export interface OutlierDetectionOptions {
+  /** Consecutive failures (errors, timeouts, 5xx) that eject a member. Default 5. */
+  consecutiveFailures?: number;
+  /** Never eject when this percentage of the member's lbset is already out. Default 50. */
+  maxEjectionPercent?: number;
+  /** Ejections last `retryMs`, doubling for a repeat offender up to this. Default 300000. */
+  maxEjectionMs?: number;
 }
 
 /** Thrown for any invalid option; `path` names the option (`members[1].weight`) and `value` is what it got. */
@@ -68,6 +113,22 @@ export interface MemberConfig {
   weight: number;
   lbset: number;
   status: MemberStatus | 'active';
+  /** Undefined: the balancer's value. */
+  retryMs: number | undefined;
+  timeoutMs: number | undefined;
+}
+
+export interface RetryConfig {
+  attempts: number | undefined;
+  maxBodyBytes: number;
+  budgetPercent: number;
+  budgetMin: number;
+}
+
+export interface OutlierDetectionConfig {
+  consecutiveFailures: number;
+  maxEjectionPercent: number;
+  maxEjectionMs: number;
 }
 
 /** Balancer options after validation, with defaults applied. */
@@ -77,6 +138,14 @@ export interface BalancerConfig {
   timeoutMs: number;
   retryMs: number;
   preserveHost: boolean;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  retry: RetryConfig;
+  failOnStatus: ReadonlySet<number>;
+  failOnTimeout: boolean;
+  forceRecovery: boolean;
+  outlierDetection: OutlierDetectionConfig | undefined;
+  slowStartMs: number;
 }
 
 export const DEFAULTS = {
@@ -84,14 +153,31 @@ export const DEFAULTS = {
   timeoutMs: 60_000,
   retryMs: 60_000,
   preserveHost: false,
+  connectTimeoutMs: 5_000,
+  idleTimeoutMs: 60_000,
+  maxBodyBytes: 64 * 1024,
+  budgetPercent: 20,
+  budgetMin: 10,
+  maxAttempts: 10,
+  failOnTimeout: false,
+  forceRecovery: true,
+  consecutiveFailures: 5,
+  maxEjectionPercent: 50,
+  maxEjectionMs: 300_000,
+  slowStartMs: 0,
   weight: 1,
   lbset: 0,
 } as const;
 
 const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin'];
 const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
-const BALANCER_KEYS = ['members', 'strategy', 'timeoutMs', 'retryMs', 'preserveHost'] as const;
-const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status'] as const;
+const BALANCER_KEYS = [
+  'members', 'strategy', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'retry',
+  'failOnStatus', 'failOnTimeout', 'forceRecovery', 'outlierDetection', 'slowStartMs',
+] as const;
+const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status', 'retryMs', 'timeoutMs'] as const;
+const RETRY_KEYS = ['attempts', 'maxBodyBytes', 'budgetPercent', 'budgetMin'] as const;
+const OUTLIER_KEYS = ['consecutiveFailures', 'maxEjectionPercent', 'maxEjectionMs'] as const;
 /** RFC 9110 token characters, all of which are also valid in a cookie value. */
 const ROUTE_PATTERN = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,64}$/;
 const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's ceiling
@@ -112,7 +198,46 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     timeoutMs: optionalInteger(o.timeoutMs, 'timeoutMs', 1, MAX_TIMEOUT_MS, DEFAULTS.timeoutMs),
     retryMs: optionalInteger(o.retryMs, 'retryMs', 0, MAX_TIMEOUT_MS, DEFAULTS.retryMs),
     preserveHost: optionalBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
+    connectTimeoutMs: optionalInteger(o.connectTimeoutMs, 'connectTimeoutMs', 1, MAX_TIMEOUT_MS, DEFAULTS.connectTimeoutMs),
+    idleTimeoutMs: optionalInteger(o.idleTimeoutMs, 'idleTimeoutMs', 1, MAX_TIMEOUT_MS, DEFAULTS.idleTimeoutMs),
+    retry: normalizeRetry(o.retry, 'retry'),
+    failOnStatus: normalizeStatusList(o.failOnStatus, 'failOnStatus'),
+    failOnTimeout: optionalBoolean(o.failOnTimeout, 'failOnTimeout', DEFAULTS.failOnTimeout),
+    forceRecovery: optionalBoolean(o.forceRecovery, 'forceRecovery', DEFAULTS.forceRecovery),
+    outlierDetection: normalizeOutlierDetection(o.outlierDetection, 'outlierDetection'),
+    slowStartMs: optionalInteger(o.slowStartMs, 'slowStartMs', 0, MAX_TIMEOUT_MS, DEFAULTS.slowStartMs),
   };
+}
+
+function normalizeRetry(value: unknown, path: string): RetryConfig {
+  if (value === undefined) value = {};
+  expectPlainObject(value, path);
+  expectKnownKeys(value, RETRY_KEYS, path);
+  return {
+    attempts: value.attempts === undefined ? undefined : optionalInteger(value.attempts, `${path}.attempts`, 1, 100, 1),
+    maxBodyBytes: optionalInteger(value.maxBodyBytes, `${path}.maxBodyBytes`, 0, 64 * 1024 * 1024, DEFAULTS.maxBodyBytes),
+    budgetPercent: optionalInteger(value.budgetPercent, `${path}.budgetPercent`, 0, 100, DEFAULTS.budgetPercent),
+    budgetMin: optionalInteger(value.budgetMin, `${path}.budgetMin`, 0, 100_000, DEFAULTS.budgetMin),
+  };
+}
+
+function normalizeOutlierDetection(value: unknown, path: string): OutlierDetectionConfig | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) value = {};
+  expectPlainObject(value, path);
+  expectKnownKeys(value, OUTLIER_KEYS, path);
+  return {
+    consecutiveFailures: optionalInteger(value.consecutiveFailures, `${path}.consecutiveFailures`, 1, 1_000_000, DEFAULTS.consecutiveFailures),
+    maxEjectionPercent: optionalInteger(value.maxEjectionPercent, `${path}.maxEjectionPercent`, 0, 100, DEFAULTS.maxEjectionPercent),
+    maxEjectionMs: optionalInteger(value.maxEjectionMs, `${path}.maxEjectionMs`, 1, MAX_TIMEOUT_MS, DEFAULTS.maxEjectionMs),
+  };
+}
+
+function normalizeStatusList(value: unknown, path: string): ReadonlySet<number> {
+  if (value === undefined) return new Set();
+  if (!Array.isArray(value)) throw new BalancerConfigError(path, value, 'must be an array of HTTP status codes');
+  value.forEach((code, i) => optionalInteger(code, `${path}[${i}]`, 100, 599, 0));
+  return new Set(value as number[]);
 }
 
 /**
@@ -145,6 +270,8 @@ export function normalizeMember(options: unknown, path: string, existing: readon
     weight: normalizeWeight(m.weight ?? DEFAULTS.weight, `${path}.weight`),
     lbset: optionalInteger(m.lbset, `${path}.lbset`, 0, 99, DEFAULTS.lbset),
     status: m.status === undefined ? 'active' : oneOf(m.status, MEMBER_STATUSES, `${path}.status`),
+    retryMs: m.retryMs === undefined ? undefined : optionalInteger(m.retryMs, `${path}.retryMs`, 0, MAX_TIMEOUT_MS, 0),
+    timeoutMs: m.timeoutMs === undefined ? undefined : optionalInteger(m.timeoutMs, `${path}.timeoutMs`, 1, MAX_TIMEOUT_MS, 0),
   };
 }
 
@@ -188,8 +315,15 @@ function parseMemberUrl(value: unknown, path: string): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new BalancerConfigError(path, value, 'must use http: or https:');
   }
-  if (url.username || url.password) throw new BalancerConfigError(path, value, 'must not contain credentials');
-  if (url.search || url.hash || value.includes('#')) {
+  if (url.username || url.password) {
+    // The credentials are left out of the error, which may well be logged.
+    const shown = new URL(url.href);
+    shown.username = '***';
+    shown.password = '';
+    throw new BalancerConfigError(path, shown.href, 'must not contain credentials');
+  }
+  // An empty `?` or `#` counts too: it leaves url.search/url.hash empty but stays in href.
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) {
     throw new BalancerConfigError(path, value, 'must not contain a query or fragment');
   }
   return url;

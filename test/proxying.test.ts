@@ -136,12 +136,12 @@ describe('proxying on real sockets', () => {
     expect(r503.status).toBe(503);
     expect(r503.body).toMatch(/no member is available/);
 
-    const failed = await setup([`http://127.0.0.1:${await closedPort()}`, `http://127.0.0.1:${await closedPort()}`]);
+    const failed = await setup([`http://127.0.0.1:${await closedPort()}`, `http://127.0.0.1:${await closedPort()}`], { forceRecovery: false });
     const r502 = await request(`${failed.url}/`);
     expect(r502.status).toBe(502);
     expect(r502.body).toMatch(/no member answered/);
     const after = await request(`${failed.url}/`);
-    expect(after.status).toBe(503); // both members are now in error
+    expect(after.status).toBe(503); // both members are now in error, and forceRecovery is off
 
     const hanging = await startBackend('hang', () => {});
     cleanups.push(() => hanging.close());

@@ -35,8 +35,12 @@ export interface MemberSnapshot {
   /** Response body bytes received from the member. */
   bytesReceived: number;
   failures: number;
-  /** Times the member was tried again after its error timer ran out. */
+  /** Times the member was tried again after its error timer ran out, since it last served. */
   retries: number;
+  /** The lbfactor in effect now (below weight x 100 during slow start). */
+  effectiveLbfactor: number;
+  consecutiveFailures: number;
+  ejections: number;
 }
 
 /**
@@ -49,9 +53,13 @@ export class Member {
   readonly route: string;
   /** Apache loadfactor, 1..100. */
   weight: number;
-  /** Apache's internal `lbfactor`: weight times 100, truncated, as mod_proxy keeps it. */
-  lbfactor: number;
+  /** Apache's internal `lbfactor` at full weight: weight times 100, truncated, as mod_proxy keeps it. */
+  fullLbfactor: number;
   lbset: number;
+  /** This member's error-state length, or undefined for the balancer's. */
+  readonly retryMs: number | undefined;
+  /** This member's response-head timeout, or undefined for the balancer's. */
+  readonly timeoutMs: number | undefined;
   role: MemberRole;
   admin: MemberAdmin;
   /** Epoch ms when the member entered error; 0 when not in error (Apache's E flag and error_time). */
@@ -63,6 +71,15 @@ export class Member {
   /** Set when the member is removed from the pool, so in-flight work can tell. */
   removed = false;
   stateSince: number;
+  /** Slow start: epoch ms when the ramp began and ends; `rampUntil` 0 when at full weight. */
+  rampSince = 0;
+  rampUntil = 0;
+  /** Failures in a row (outlier detection); reset by a success. */
+  consecutiveFailures = 0;
+  /** Outlier ejections so far (each doubles the next one's length); forgiven after a long healthy spell. */
+  ejections = 0;
+  /** Epoch ms of the last ejection's end, to forgive a member that stayed healthy. */
+  lastEjectionEnd = 0;
 
   requests = 0;
   inFlight = 0;
@@ -71,15 +88,36 @@ export class Member {
   failures = 0;
   retries = 0;
 
-  constructor(config: MemberConfig, now: number) {
+  readonly #now: () => number;
+
+  constructor(config: MemberConfig, now: () => number) {
+    this.#now = now;
     this.url = config.url;
     this.route = config.route;
     this.weight = config.weight;
-    this.lbfactor = lbfactorOf(config.weight);
+    this.fullLbfactor = lbfactorOf(config.weight);
     this.lbset = config.lbset;
+    this.retryMs = config.retryMs;
+    this.timeoutMs = config.timeoutMs;
     this.role = config.status === 'standby' || config.status === 'spare' ? config.status : 'active';
     this.admin = config.status === 'disabled' || config.status === 'drain' || config.status === 'stopped' ? config.status : 'enabled';
-    this.stateSince = now;
+    this.stateSince = now();
+  }
+
+  /**
+   * The lbfactor strategies weigh with: the full one, or during slow start a share that grows
+   * linearly from 10% to 100% (HAProxy's slowstart ramp). Reading it costs one field test when no
+   * ramp is running.
+   */
+  get lbfactor(): number {
+    if (this.rampUntil === 0) return this.fullLbfactor;
+    const now = this.#now();
+    if (now >= this.rampUntil) {
+      this.rampUntil = 0;
+      return this.fullLbfactor;
+    }
+    const share = Math.max(0.1, (now - this.rampSince) / (this.rampUntil - this.rampSince));
+    return Math.max(1, Math.trunc(this.fullLbfactor * share));
   }
 
   /** Apache's PROXY_WORKER_IS_USABLE: not disabled, stopped, in error or failing health checks. Drain stays usable (for sticky traffic). */
@@ -117,6 +155,9 @@ export class Member {
       bytesReceived: this.bytesReceived,
       failures: this.failures,
       retries: this.retries,
+      effectiveLbfactor: this.lbfactor,
+      consecutiveFailures: this.consecutiveFailures,
+      ejections: this.ejections,
     };
   }
 }

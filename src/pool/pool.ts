@@ -25,6 +25,14 @@ export interface PoolEvents {
   memberError: [member: Member, reason: string];
   /** A member in error served a request again after its retry timer ran out. */
   memberRecovered: [member: Member, reason: string];
+  /** Active health checks took a member out (Apache's C flag set). */
+  memberUnhealthy: [member: Member, reason: string];
+  /** Active health checks put a member back (C, and any error state, cleared). */
+  memberHealthy: [member: Member, reason: string];
+  /** Outlier detection put a member in error for `durationMs`. */
+  memberEjected: [member: Member, reason: string, durationMs: number];
+  /** Every member was in error and all were cleared at once (Apache's forcerecovery). */
+  forcedRecovery: [members: readonly Member[]];
 }
 
 const ALL_STATUSES: readonly (MemberStatus | 'active')[] = ['active', 'disabled', 'standby', 'spare', 'drain', 'stopped'];
@@ -42,14 +50,19 @@ export class Pool extends EventEmitter<PoolEvents> {
   #strategy: Strategy;
   readonly #retryMs: number;
   readonly #now: () => number;
+  readonly #slowStartMs: number;
 
-  /** @internal */
-  constructor(configs: readonly MemberConfig[], strategy: Strategy, retryMs: number, now: () => number = Date.now) {
+  /**
+   * @internal Built by createBalancer. `now` is injectable for tests of timers; `slowStartMs` 0 turns
+   * slow start off.
+   */
+  constructor(configs: readonly MemberConfig[], strategy: Strategy, retryMs: number, now: () => number = Date.now, slowStartMs = 0) {
     super();
     this.#strategy = strategy;
     this.#retryMs = retryMs;
     this.#now = now;
-    for (const config of configs) this.#insert(new Member(config, now()));
+    this.#slowStartMs = slowStartMs;
+    for (const config of configs) this.#insert(new Member(config, now));
   }
 
   /** Members in configuration order (added members last). */
@@ -68,8 +81,9 @@ export class Pool extends EventEmitter<PoolEvents> {
    */
   add(options: MemberOptions): Member {
     const existing = this.#members.map(configOf);
-    const member = new Member(normalizeMember(options, 'member', existing), this.#now());
+    const member = new Member(normalizeMember(options, 'member', existing), this.#now);
     this.#insert(member);
+    this.#startRamp(member);
     this.#strategy.membersChanged?.(this.#members, 'added', member);
     this.emit('memberAdded', member);
     return member;
@@ -99,8 +113,10 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** Puts a member back into rotation, clearing drain, disabled, stopped and any error state. */
   enable(route: string): Member {
     const member = this.#require(route);
+    const wasOut = !member.usable;
     member.admin = 'enabled';
     this.#clearError(member);
+    if (wasOut) this.#startRamp(member);
     this.#changed(member, 'enabled');
     return member;
   }
@@ -126,7 +142,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   setWeight(route: string, weight: number): Member {
     const member = this.#require(route);
     member.weight = normalizeWeight(weight, 'weight');
-    member.lbfactor = lbfactorOf(weight);
+    member.fullLbfactor = lbfactorOf(weight);
     this.#strategy.membersChanged?.(this.#members, 'weight', member);
     this.#changed(member, `weight ${weight}`);
     return member;
@@ -185,6 +201,40 @@ export class Pool extends EventEmitter<PoolEvents> {
     return undefined;
   }
 
+  /**
+   * Apache's find_route_worker for a sticky route: the member with that route, whatever its lbset,
+   * usable after the retry check (a draining member is usable here: it keeps its sessions).
+   * `found` tells a route that names an unusable member from one that names none.
+   */
+  findByRoute(route: string): { found: boolean; member: Member | undefined } {
+    const member = this.#byRoute.get(route);
+    if (member === undefined) return { found: false, member: undefined };
+    if (member.errorSince !== 0) this.#retryCheck(member, this.#now());
+    return { found: true, member: member.usable ? member : undefined };
+  }
+
+  /**
+   * @internal Active health checks' verdict. Unhealthy takes the member out (Apache's C flag);
+   * healthy clears it and any passive error state too, as mod_proxy_hcheck clears C and E.
+   */
+  setHealth(member: Member, healthy: boolean, reason: string): void {
+    if (healthy) {
+      const wasOut = member.unhealthy || member.errorSince !== 0;
+      member.unhealthy = false;
+      this.#clearError(member);
+      if (wasOut) {
+        member.stateSince = this.#now();
+        member.consecutiveFailures = 0;
+        this.#startRamp(member);
+        this.emit('memberHealthy', member, reason);
+      }
+    } else if (!member.unhealthy) {
+      member.unhealthy = true;
+      member.stateSince = this.#now();
+      this.emit('memberUnhealthy', member, reason);
+    }
+  }
+
   /** Every usable member in any tier (Apache's PROXY_WORKER_IS_USABLE), for sticky accounting. */
   usableMembers(): Member[] {
     return this.#members.filter((m) => m.usable);
@@ -212,16 +262,65 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
   }
 
-  /** @internal Puts a member in error for `retryMs` (Apache's E flag), with a fresh timestamp each time. */
-  markError(member: Member, reason: string): void {
+  /**
+   * @internal Puts a member in error (Apache's E flag) for its `retryMs`, or `durationMs`, with a
+   * fresh timestamp each time. Returns whether it was newly put in error.
+   */
+  markError(member: Member, reason: string, durationMs = member.retryMs ?? this.#retryMs): boolean {
     const now = this.#now();
     const wasInError = member.errorSince !== 0;
     member.errorSince = now;
-    member.errorUntil = now + this.#retryMs;
-    if (!wasInError) {
-      member.stateSince = now;
-      this.emit('memberError', member, reason);
+    member.errorUntil = now + durationMs;
+    if (wasInError) return false;
+    member.stateSince = now;
+    this.emit('memberError', member, reason);
+    return true;
+  }
+
+  /** The member's own error-state length. */
+  retryMsOf(member: Member): number {
+    return member.retryMs ?? this.#retryMs;
+  }
+
+  /**
+   * @internal Outlier ejection: the error state for `durationMs`, unless `maxPercent` of the member's
+   * lbset is already out (Envoy's max_ejection_percent, checked before ejecting). Returns whether it ejected.
+   */
+  eject(member: Member, reason: string, durationMs: number, maxPercent: number): boolean {
+    let size = 0;
+    let out = 0;
+    for (const m of this.#members) {
+      if (m.lbset !== member.lbset) continue;
+      size++;
+      if (m.errorSince !== 0 || m.unhealthy) out++;
     }
+    if ((out * 100) / size >= maxPercent) return false;
+    this.markError(member, reason, durationMs);
+    this.emit('memberEjected', member, reason, durationMs);
+    return true;
+  }
+
+  /**
+   * @internal Apache's force_recovery: when every member is in error even after the retry check,
+   * clear them all so the request is tried rather than refused. Only the error state counts: one
+   * disabled or unhealthy member without it blocks recovery. Returns whether it recovered.
+   */
+  forceRecovery(): boolean {
+    const members = this.#members;
+    if (members.length === 0) return false;
+    const now = this.#now();
+    for (const m of members) {
+      if (m.errorSince === 0) return false;
+      this.#retryCheck(m, now);
+      if (m.errorSince === 0) return false;
+    }
+    for (const m of members) {
+      m.errorSince = 0;
+      m.retries++;
+      m.stateSince = now;
+    }
+    this.emit('forcedRecovery', members);
+    return true;
   }
 
   /** Plain JSON of every member. */
@@ -238,11 +337,20 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** Apache's ap_proxy_retry_worker: an errored member is usable again once its retry time has passed. */
   #retryCheck(member: Member, now: number): void {
-    if (now >= member.errorUntil) {
+    // Apache declines to retry a stopped (S) member: its E stays until S is cleared.
+    if (member.admin !== 'stopped' && now >= member.errorUntil) {
       member.errorSince = 0;
       member.retries++;
       member.stateSince = now;
+      this.#startRamp(member);
     }
+  }
+
+  /** Slow start: ramp the member's weight up from now, when slow start is on. */
+  #startRamp(member: Member): void {
+    if (this.#slowStartMs === 0) return;
+    member.rampSince = this.#now();
+    member.rampUntil = member.rampSince + this.#slowStartMs;
   }
 
   #clearError(member: Member): void {
@@ -270,5 +378,5 @@ export class Pool extends EventEmitter<PoolEvents> {
 }
 
 function configOf(m: Member): MemberConfig {
-  return { url: m.url, route: m.route, weight: m.weight, lbset: m.lbset, status: m.status };
+  return { url: m.url, route: m.route, weight: m.weight, lbset: m.lbset, status: m.status, retryMs: m.retryMs, timeoutMs: m.timeoutMs };
 }

@@ -36,14 +36,22 @@ export interface ForwardOutcome {
   readonly bytesReceived: number;
   readonly durationMs: number;
   readonly error: (Error & { code?: string }) | undefined;
+  /** The attempt went out on a reused keep-alive socket (a reset then may be a keep-alive race). */
+  readonly reusedSocket: boolean;
 }
 
 /** Options of {@link ProxyEngine}. */
 export interface EngineOptions {
-  /** Time allowed for the response head, in ms. */
+  /** Time allowed for the response head, in ms, from the attempt's start (a member's own `timeoutMs` wins). */
   timeoutMs: number;
+  /** Time allowed to connect, in ms. */
+  connectTimeoutMs: number;
+  /** Longest silence allowed in a response body, in ms. */
+  idleTimeoutMs: number;
   /** Send the client's Host header instead of the member's. */
   preserveHost: boolean;
+  /** How often deadlines are checked, in ms: timeouts fire up to this late. */
+  resolutionMs: number;
 }
 
 /** Per-attempt extras. */
@@ -66,7 +74,10 @@ class Exchange extends DeadlineEntry {
   timedOut = false;
   status = 0;
   bytesReceived = 0;
+  /** Bytes received at the last idle check. */
+  idleMark = 0;
   proxyReq: http.ClientRequest | undefined;
+  proxyRes: IncomingMessage | undefined;
   readonly start = Date.now();
   readonly onClientClose = (): void => {
     if (!this.res.writableFinished) this.settle('client-abort', undefined);
@@ -78,17 +89,39 @@ class Exchange extends DeadlineEntry {
     readonly body: ReplayableBody | undefined,
     readonly responseHeaders: readonly string[] | undefined,
     readonly sweep: DeadlineSweep,
+    readonly timeouts: { connectMs: number; headMs: number; idleMs: number },
     readonly resolve: (outcome: ForwardOutcome) => void,
   ) {
     super();
+    this.deadline = this.start + Math.min(timeouts.connectMs, timeouts.headMs);
   }
 
-  /** The sweep found no response head in time. */
-  expire(): void {
-    if (this.headReceived || this.settled) return;
-    this.timedOut = true;
-    this.proxyReq?.destroy();
-    this.settle('timeout', Object.assign(new Error('no response head within timeoutMs'), { code: 'ETIMEDOUT' }));
+  /**
+   * A deadline passed: the connect timeout, the response-head timeout, or an idle check of the
+   * body (progress since the last check, or a client that is slow to read, keeps it alive).
+   */
+  expire(now: number): void {
+    if (this.settled) return;
+    const { connectMs, headMs, idleMs } = this.timeouts;
+    if (!this.connected && now >= this.start + connectMs) {
+      this.proxyReq?.destroy();
+      this.settle('connect', Object.assign(new Error(`no connection within ${connectMs} ms`), { code: 'ECONNTIMEOUT' }));
+    } else if (!this.headReceived) {
+      const headDeadline = this.start + headMs;
+      if (now >= headDeadline) {
+        this.timedOut = true;
+        this.proxyReq?.destroy();
+        this.settle('timeout', Object.assign(new Error(`no response head within ${headMs} ms`), { code: 'ETIMEDOUT' }));
+      } else {
+        this.deadline = this.connected ? headDeadline : Math.min(headDeadline, this.start + connectMs);
+      }
+    } else if (this.bytesReceived !== this.idleMark || this.res.writableNeedDrain) {
+      this.idleMark = this.bytesReceived;
+      this.deadline = now + idleMs;
+    } else {
+      this.proxyRes?.destroy();
+      this.settle('truncated', Object.assign(new Error(`response body idle for ${idleMs} ms`), { code: 'ETIMEDOUT' }));
+    }
   }
 
   settle(failure: FailureKind | undefined, error: (Error & { code?: string }) | undefined): void {
@@ -107,6 +140,7 @@ class Exchange extends DeadlineEntry {
       bytesReceived: this.bytesReceived,
       durationMs: Date.now() - this.start,
       error,
+      reusedSocket: this.proxyReq?.reusedSocket ?? false,
     });
   }
 
@@ -129,7 +163,7 @@ export class ProxyEngine {
 
   constructor(options: EngineOptions) {
     this.#options = options;
-    this.#sweep = new DeadlineSweep(Math.min(1000, Math.max(5, Math.floor(options.timeoutMs / 10))));
+    this.#sweep = new DeadlineSweep(options.resolutionMs);
     // The engine writes the response itself: hop-by-hop filtering, the sticky cookie, byte counts.
     this.#proxy = new ProxyServer({ xfwd: false, selfHandleResponse: true, prependPath: true });
     this.#proxy.on('error', () => {}); // every web() call passes its own callback; this only guards stray emits
@@ -140,10 +174,11 @@ export class ProxyEngine {
   /** Forwards one attempt of `req` to `member`. Resolves when the exchange is over; never rejects. */
   forward(req: IncomingMessage, res: ServerResponse, member: Member, extras: ForwardExtras = {}): Promise<ForwardOutcome> {
     return new Promise((resolve) => {
-      const ex = new Exchange(req, res, extras.body, extras.responseHeaders, this.#sweep, resolve);
+      const o = this.#options;
+      const timeouts = { connectMs: o.connectTimeoutMs, headMs: member.timeoutMs ?? o.timeoutMs, idleMs: o.idleTimeoutMs };
+      const ex = new Exchange(req, res, extras.body, extras.responseHeaders, this.#sweep, timeouts, resolve);
       (res as TaggedResponse)[kExchange] = ex;
       res.on('close', ex.onClientClose);
-      ex.deadline = ex.start + this.#options.timeoutMs;
       this.#sweep.add(ex);
       const options: ServerOptions = { target: member.url, agent: this.#agentFor(member) };
       if (!this.#options.preserveHost) options.headers = { host: member.url.host };
@@ -197,9 +232,9 @@ export class ProxyEngine {
     }
     ex.headReceived = true;
     ex.connected = true;
+    ex.proxyRes = proxyRes;
     ex.status = proxyRes.statusCode ?? 0;
-    ex.deadline = 0;
-    this.#sweep.remove(ex);
+    ex.deadline = Date.now() + ex.timeouts.idleMs;
     const headers = forwardedResponseHeaders(proxyRes.rawHeaders, proxyRes.headers.connection);
     if (ex.responseHeaders !== undefined) headers.push(...ex.responseHeaders);
     res.writeHead(ex.status, proxyRes.statusMessage, headers);

@@ -1,0 +1,83 @@
+/**
+ * The balancer's events: one place that turns pool and request-path happenings into plain event
+ * objects, emitted on the balancer's EventEmitter and published on `node:diagnostics_channel`
+ * channels named `proxy-balancer:<event>` (published only when someone subscribes).
+ */
+import diagnostics from 'node:diagnostics_channel';
+import { EventEmitter } from 'node:events';
+import type { Member } from './pool/member.js';
+import type { Pool } from './pool/pool.js';
+
+/** A member-related event. */
+export interface MemberEvent {
+  route: string;
+  url: string;
+  /** Why it happened, in words. */
+  reason: string;
+}
+
+/** A failed attempt about to be retried on another member. */
+export interface RetryEvent {
+  /** The member whose attempt failed. */
+  route: string;
+  reason: string;
+  /** The attempt that failed, 1 for the first. */
+  attempt: number;
+  method: string;
+}
+
+/** Event names and their payloads. */
+export interface BalancerEvents {
+  /** A member went into the error state (connect failure, failOnStatus, failOnTimeout). */
+  memberError: [MemberEvent];
+  /** A member came back: it served after its error timer ran out. */
+  memberRecovered: [MemberEvent];
+  /** Outlier detection ejected a member. */
+  ejected: [MemberEvent & { durationMs: number }];
+  /** Active health checks took a member out. */
+  memberUnhealthy: [MemberEvent];
+  /** Active health checks put a member back. */
+  memberHealthy: [MemberEvent];
+  /** Every member was in error; all were cleared (forceRecovery). */
+  forcedRecovery: [{ routes: string[] }];
+  /** A failed attempt is retried on another member. */
+  retry: [RetryEvent];
+  /** A retry was refused because the retry budget was spent. */
+  retryBudgetExhausted: [RetryEvent];
+  memberAdded: [MemberEvent];
+  memberRemoved: [MemberEvent];
+  memberChanged: [MemberEvent];
+}
+
+/** Channel name prefix for `node:diagnostics_channel`. */
+export const CHANNEL_PREFIX = 'proxy-balancer:';
+
+/** Emits on an EventEmitter and publishes on the matching diagnostics channel. */
+export class BalancerEventHub extends EventEmitter<BalancerEvents> {
+  readonly #channels = new Map<string, diagnostics.Channel>();
+
+  publish<K extends keyof BalancerEvents>(event: K, ...payload: BalancerEvents[K]): void {
+    let channel = this.#channels.get(event);
+    if (channel === undefined) {
+      channel = diagnostics.channel(CHANNEL_PREFIX + event);
+      this.#channels.set(event, channel);
+    }
+    if (channel.hasSubscribers) channel.publish(payload[0]);
+    // EventEmitter's typed emit wants the exact tuple; the payload is it.
+    (this.emit as (event: K, ...args: BalancerEvents[K]) => boolean)(event, ...payload);
+  }
+
+  /** Relays the pool's member events. */
+  relay(pool: Pool): void {
+    const view = (member: Member, reason: string): MemberEvent => ({ route: member.route, url: member.url.href, reason });
+    pool.on('memberError', (m, reason) => this.publish('memberError', view(m, reason)));
+    pool.on('memberRecovered', (m, reason) => this.publish('memberRecovered', view(m, reason)));
+    pool.on('memberEjected', (m, reason, durationMs) => this.publish('ejected', { ...view(m, reason), durationMs }));
+    pool.on('memberUnhealthy', (m, reason) => this.publish('memberUnhealthy', view(m, reason)));
+    pool.on('memberHealthy', (m, reason) => this.publish('memberHealthy', view(m, reason)));
+    pool.on('forcedRecovery', (members) => this.publish('forcedRecovery', { routes: members.map((m) => m.route) }));
+    pool.on('memberAdded', (m) => this.publish('memberAdded', view(m, 'added')));
+    pool.on('memberRemoved', (m) => this.publish('memberRemoved', view(m, 'removed')));
+    pool.on('memberChanged', (m, reason) => this.publish('memberChanged', view(m, reason)));
+  }
+}
