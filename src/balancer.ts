@@ -3,7 +3,8 @@
  * pick a member, forward, record the outcome, and on a retryable failure try the next member with
  * the failed ones excluded. Nothing upstream reaches into a later stage's state.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import pRetry, { AbortError } from 'p-retry';
 import { normalizeOptions, DEFAULTS, type BalancerOptions } from './config.js';
 import { BalancerEventHub, type BalancerEvents, type RetryEvent } from './events.js';
@@ -39,6 +40,11 @@ export interface Balancer {
   readonly pool: Pool;
   /** The strategy in use. */
   readonly strategy: Strategy;
+  /**
+   * Proxies Upgrade requests (WebSocket and others): `server.on('upgrade', balancer.upgrade)`.
+   * Same members, strategy, tiers and retries as plain requests; an open tunnel counts as in flight.
+   */
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Members, states and counters as plain JSON. */
   snapshot(): BalancerSnapshot;
   /** Releases every agent socket and timer. Requests still in flight end with an error. */
@@ -57,18 +63,28 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 /** A failed attempt that may be retried; p-retry's signal to go on. */
 class RetryableAttempt extends Error {}
 
-/** What one client request carries through its attempts. */
+/**
+ * What one client request carries through its attempts. Plain requests and Upgrade handshakes
+ * differ only in how an attempt is made and how a final failure is answered.
+ */
 interface RequestState {
   readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly body: ReplayableBody | undefined;
+  readonly choose: (candidates: readonly Member[]) => Member | undefined;
+  /** One attempt on one member; true when the request is over for good. */
+  readonly attempt: (member: Member) => Promise<boolean>;
   /** False when the request has a body that is not kept (too large, or keeping is off). */
   readonly replayable: () => boolean;
-  readonly choose: (candidates: readonly Member[]) => Member | undefined;
+  /** The client is gone or already answered. */
+  readonly clientGone: () => boolean;
+  /** Answers the client with an error status and a short text. */
+  readonly answer: (status: number, message: string) => void;
   tried: Set<Member> | undefined;
-  last: ForwardOutcome | undefined;
+  last: AttemptOutcome | undefined;
   lastMember: Member | undefined;
 }
+
+/** What the request path reads of an attempt's outcome, plain or upgrade. */
+type AttemptOutcome = Pick<ForwardOutcome, 'failure' | 'error' | 'responseStarted'>;
 
 /**
  * Creates a balancer over `options.members`. Throws {@link BalancerConfigError} for any bad option.
@@ -76,7 +92,8 @@ interface RequestState {
  * @example
  * ```ts
  * const balancer = createBalancer({ members: [{ url: 'http://127.0.0.1:3001' }, { url: 'http://127.0.0.1:3002' }] });
- * http.createServer(balancer).listen(8080);
+ * const server = http.createServer(balancer).listen(8080);
+ * server.on('upgrade', balancer.upgrade);
  * ```
  */
 export function createBalancer(options: BalancerOptions): Balancer {
@@ -101,30 +118,88 @@ export function createBalancer(options: BalancerOptions): Balancer {
   let retriesMade = 0;
   let retriesRefused = 0;
 
-  pool.on('memberRemoved', (member) => engine.retire(member));
+  pool.on('memberRemoved', (member, removal) => {
+    if (removal.endTunnels) engine.endTunnels(member);
+    engine.retire(member);
+  });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (closed) return respondError(res, 503, 'balancer is closed');
+  /** The request path for plain HTTP requests. */
+  function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const answer = (status: number, message: string): void => respondError(res, status, message);
+    if (closed) return Promise.resolve(answer(503, 'balancer is closed'));
     req.headers = forwardedRequestHeaders(req, { upgrade: false });
     const withBody = hasBody(req);
     const body = withBody && maxBodyBytes > 0 ? new ReplayableBody(req, maxBodyBytes) : undefined;
-    const context = { req };
-    const state: RequestState = {
-      req,
-      res,
-      body,
+    const state = newState(req, {
+      answer,
+      clientGone: () => res.destroyed || res.writableEnded,
       replayable: () => (body === undefined ? !withBody : body.replayable),
-      choose: (candidates) => strategy.pick(candidates, context),
-      tried: undefined,
-      last: undefined,
-      lastMember: undefined,
-    };
+      attempt: async (member) => {
+        pool.begin(member);
+        strategy.requestStart?.(member);
+        const outcome = await engine.forward(req, res, member, { body });
+        return settleAttempt(state, member, outcome, outcome.bytesSent, outcome.bytesReceived);
+      },
+    });
+    return run(state);
+  }
+
+  /** The request path for Upgrade handshakes (WebSocket): same members, rules and retries. */
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => {}); // a client reset must not crash the process; the tunnel notices 'close'
+    const answer = (status: number, message: string): void => respondRawError(socket, status, message);
+    if (closed) return Promise.resolve(answer(503, 'balancer is closed'));
+    req.headers = forwardedRequestHeaders(req, { upgrade: true });
+    const state = newState(req, {
+      answer,
+      clientGone: () => socket.destroyed || socket.writableEnded,
+      replayable: () => true,
+      attempt: async (member) => {
+        pool.begin(member);
+        strategy.requestStart?.(member);
+        const outcome = await engine.upgrade(req, socket, head, member);
+        const tunnel = outcome.tunnel;
+        if (tunnel === undefined) return settleAttempt(state, member, outcome, 0, outcome.bytesReceived);
+        passive.record(member, outcome, false);
+        // The member stays busy for as long as the tunnel is open (bybusyness sees it); bytes count at the end.
+        void tunnel.closed.then(({ bytesSent, bytesReceived }) => {
+          pool.finish(member, bytesSent, bytesReceived, false);
+          strategy.requestEnd?.(member, { bytesSent, bytesReceived, durationMs: outcome.durationMs, ok: true });
+          if (member.removed) engine.retire(member);
+        });
+        return true;
+      },
+    });
+    return run(state);
+  }
+
+  function newState(req: IncomingMessage, parts: Pick<RequestState, 'attempt' | 'replayable' | 'clientGone' | 'answer'>): RequestState {
+    const context = { req };
+    return { req, choose: (candidates) => strategy.pick(candidates, context), tried: undefined, last: undefined, lastMember: undefined, ...parts };
+  }
+
+  /** Records how an attempt ended; true when the request is over for good. */
+  function settleAttempt(state: RequestState, member: Member, outcome: ForwardOutcome, bytesSent: number, bytesReceived: number): boolean {
+    const keepAliveRace = outcome.failure === 'no-response' && outcome.reusedSocket;
+    const failed = passive.record(member, outcome, keepAliveRace);
+    pool.finish(member, bytesSent, bytesReceived, failed);
+    strategy.requestEnd?.(member, { bytesSent, bytesReceived, durationMs: outcome.durationMs, ok: outcome.failure === undefined });
+    if (member.removed) engine.retire(member);
+    if (outcome.failure === undefined || outcome.failure === 'client-abort' || outcome.responseStarted) return true;
+    state.last = outcome;
+    state.lastMember = member;
+    (state.tried ??= new Set()).add(member);
+    return false;
+  }
+
+  /** Picks a member, makes the first attempt, and on a retryable failure retries elsewhere. */
+  async function run(state: RequestState): Promise<void> {
     if (config.forceRecovery) pool.forceRecovery();
     requestsInFlight++;
     try {
       const member = pool.select(state.choose);
-      if (member === undefined) return respondError(res, 503, 'no member is available');
-      if (await attempt(state, member)) return;
+      if (member === undefined) return state.answer(503, 'no member is available');
+      if (await state.attempt(member)) return;
       if (retryable(state)) await retryElsewhere(state);
       else answerFailure(state);
     } finally {
@@ -134,12 +209,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
 
   /** Attempts after the first, each on a member not yet tried, through p-retry. */
   async function retryElsewhere(state: RequestState): Promise<void> {
-    const attempts = Math.min(config.retry.attempts ?? Math.min(DEFAULTS.maxAttempts, pool.members.length), 100);
+    const attempts = config.retry.attempts ?? Math.min(DEFAULTS.maxAttempts, pool.members.length);
     if (attempts < 2) return answerFailure(state);
     try {
       await pRetry(
         async (attemptNumber) => {
-          if (state.res.destroyed || state.res.writableEnded) throw new AbortError('client gone');
+          if (state.clientGone()) throw new AbortError('client gone');
           const member = pool.select(state.choose, state.tried);
           if (member === undefined) throw new AbortError('no other member');
           const failed = state.last!;
@@ -155,7 +230,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           events.publish('retry', event);
           if (budgeted) retriesInFlight++;
           try {
-            if (await attempt(state, member)) return;
+            if (await state.attempt(member)) return;
           } finally {
             if (budgeted) retriesInFlight--;
           }
@@ -170,26 +245,6 @@ export function createBalancer(options: BalancerOptions): Balancer {
     }
   }
 
-  /**
-   * One attempt on one member: count it, forward it, record how it ended. Returns true when the
-   * request is over for good (answered, cut after its head went out, or the client left).
-   */
-  async function attempt(state: RequestState, member: Member): Promise<boolean> {
-    pool.begin(member);
-    strategy.requestStart?.(member);
-    const outcome = await engine.forward(state.req, state.res, member, { body: state.body });
-    const keepAliveRace = outcome.failure === 'no-response' && outcome.reusedSocket;
-    const failed = passive.record(member, outcome, keepAliveRace);
-    pool.finish(member, outcome.bytesSent, outcome.bytesReceived, failed);
-    strategy.requestEnd?.(member, { bytesSent: outcome.bytesSent, bytesReceived: outcome.bytesReceived, durationMs: outcome.durationMs, ok: outcome.failure === undefined });
-    if (member.removed) engine.retire(member);
-    if (outcome.failure === undefined || outcome.failure === 'client-abort' || outcome.responseStarted) return true;
-    state.last = outcome;
-    state.lastMember = member;
-    (state.tried ??= new Set()).add(member);
-    return false;
-  }
-
   const balancer = function balancer(req: IncomingMessage, res: ServerResponse, _next?: (err?: unknown) => void): void {
     handle(req, res).catch((err: unknown) => {
       // A bug here must not take the process down: answer, and keep serving.
@@ -198,8 +253,16 @@ export function createBalancer(options: BalancerOptions): Balancer {
     });
   } as Balancer;
 
+  const upgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    upgrade(req, socket, head).catch((err: unknown) => {
+      process.emitWarning(`proxy-balancer: unexpected upgrade error: ${err instanceof Error ? err.stack : String(err)}`);
+      socket.destroy();
+    });
+  };
+
   Object.defineProperties(balancer, {
     pool: { value: pool, enumerable: true },
+    upgrade: { value: upgradeHandler, enumerable: true },
     strategy: { value: strategy, enumerable: true },
     // The emitter's methods, returning the balancer for chaining; the hub keeps the listeners.
     on: { value: (event: keyof BalancerEvents, listener: AnyListener) => (untyped(events).on(event, listener), balancer) },
@@ -216,6 +279,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           totals.bytesSent += m.bytesSent;
           totals.bytesReceived += m.bytesReceived;
         }
+        for (const m of members) m.tunnels = engine.tunnelCount(pool.get(m.route)!);
         return {
           strategy: strategy.name,
           members,
@@ -240,8 +304,8 @@ const untyped = (hub: BalancerEventHub): import('node:events').EventEmitter => h
 
 /** Answers the client after the last failed attempt: 504 for a head timeout, else 502. */
 function answerFailure(state: RequestState): void {
-  if (state.last?.failure === 'timeout') respondError(state.res, 504, 'the member did not answer in time');
-  else respondError(state.res, 502, 'no member answered');
+  if (state.last?.failure === 'timeout') state.answer(504, 'the member did not answer in time');
+  else state.answer(502, 'no member answered');
 }
 
 /**
@@ -254,6 +318,13 @@ function retryable(state: RequestState): boolean {
   if (!state.replayable()) return false;
   if (failure === 'connect') return true;
   return failure === 'no-response' && IDEMPOTENT.has(state.req.method ?? '');
+}
+
+/** The same short error written raw on an upgrade's socket, which has no ServerResponse. */
+function respondRawError(socket: Duplex, status: number, message: string): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  const text = `${status} ${message}\n`;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
 }
 
 /** A short plain-text error; a response already under way is cut instead. */

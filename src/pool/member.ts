@@ -41,6 +41,8 @@ export interface MemberSnapshot {
   effectiveLbfactor: number;
   consecutiveFailures: number;
   ejections: number;
+  /** Open Upgrade tunnels (WebSockets) on the member. */
+  tunnels: number;
 }
 
 /**
@@ -158,6 +160,7 @@ export class Member {
       effectiveLbfactor: this.lbfactor,
       consecutiveFailures: this.consecutiveFailures,
       ejections: this.ejections,
+      tunnels: 0,
     };
   }
 }

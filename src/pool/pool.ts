@@ -18,7 +18,7 @@ import { Member, lbfactorOf, type MemberState } from './member.js';
 /** Events of a {@link Pool}. */
 export interface PoolEvents {
   memberAdded: [member: Member];
-  memberRemoved: [member: Member];
+  memberRemoved: [member: Member, removal: { endTunnels: boolean }];
   /** A member's status, weight or state changed; `reason` says why. */
   memberChanged: [member: Member, reason: string];
   /** A member went into the error state. */
@@ -89,14 +89,17 @@ export class Pool extends EventEmitter<PoolEvents> {
     return member;
   }
 
-  /** Removes a member. Requests already on it finish; it gets no new ones. */
-  remove(route: string): Member {
+  /**
+   * Removes a member. Requests already on it finish; it gets no new ones. Open Upgrade tunnels
+   * (WebSockets) live on unless `endTunnels` is true.
+   */
+  remove(route: string, options: { endTunnels?: boolean } = {}): Member {
     const member = this.#require(route);
     this.#members = this.#members.filter((m) => m !== member);
     this.#byRoute.delete(route);
     member.removed = true;
     this.#strategy.membersChanged?.(this.#members, 'removed', member);
-    this.emit('memberRemoved', member);
+    this.emit('memberRemoved', member, { endTunnels: options.endTunnels === true });
     return member;
   }
 

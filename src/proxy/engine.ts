@@ -8,11 +8,13 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { Member } from '../pool/member.js';
 import type { ReplayableBody } from './body.js';
 import { DeadlineEntry, DeadlineSweep } from './deadlines.js';
 import { forwardedResponseHeaders } from './headers.js';
+import { forwardUpgrade, type Tunnel, type UpgradeOutcome } from './upgrade.js';
 
 /**
  * How an attempt failed:
@@ -158,6 +160,8 @@ class Exchange extends DeadlineEntry {
 export class ProxyEngine {
   readonly #proxy: ProxyServer;
   readonly #agents = new Map<Member, http.Agent>();
+  // Tunnels are few and long-lived, so a Set per member is fine here (unlike the request hot path).
+  readonly #tunnels = new Map<Member, Set<Tunnel>>();
   readonly #sweep: DeadlineSweep;
   readonly #options: EngineOptions;
 
@@ -187,6 +191,38 @@ export class ProxyEngine {
     });
   }
 
+  /**
+   * Forwards an Upgrade handshake to `member`. `req.headers` must already be the forwarded set
+   * (hop-by-hop fields removed, Upgrade kept). An open tunnel is tracked until it closes.
+   */
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, member: Member, responseHeaders?: readonly string[]): Promise<UpgradeOutcome> {
+    const o = this.#options;
+    const headers: http.OutgoingHttpHeaders = { ...req.headers };
+    if (!o.preserveHost) headers.host = member.url.host;
+    const outcome = await forwardUpgrade(req, socket, head, member, headers, responseHeaders, { connectMs: o.connectTimeoutMs, headMs: member.timeoutMs ?? o.timeoutMs });
+    const tunnel = outcome.tunnel;
+    if (tunnel !== undefined) {
+      let open = this.#tunnels.get(member);
+      if (open === undefined) this.#tunnels.set(member, (open = new Set()));
+      open.add(tunnel);
+      void tunnel.closed.then(() => {
+        open.delete(tunnel);
+        if (open.size === 0 && this.#tunnels.get(member) === open) this.#tunnels.delete(member);
+      });
+    }
+    return outcome;
+  }
+
+  /** Open tunnels on a member. */
+  tunnelCount(member: Member): number {
+    return this.#tunnels.get(member)?.size ?? 0;
+  }
+
+  /** Ends every open tunnel on `member`. */
+  endTunnels(member: Member): void {
+    for (const tunnel of this.#tunnels.get(member) ?? []) tunnel.end();
+  }
+
   /** Destroys a removed member's agent once nothing is in flight on it. */
   retire(member: Member): void {
     if (member.inFlight > 0) return;
@@ -194,8 +230,9 @@ export class ProxyEngine {
     this.#agents.delete(member);
   }
 
-  /** Destroys every agent socket and stops the sweep. */
+  /** Ends every tunnel, destroys every agent socket and stops the sweep. */
   close(): void {
+    for (const tunnels of this.#tunnels.values()) for (const tunnel of tunnels) tunnel.end();
     for (const agent of this.#agents.values()) agent.destroy();
     this.#agents.clear();
     this.#sweep.stop();
