@@ -33,7 +33,7 @@ export interface MemberOptions {
 }
 
 /** The built-in strategies, named as Apache's lbmethods where Apache has them. */
-export type StrategyName = 'byrequests' | 'bytraffic' | 'bybusyness' | 'roundrobin';
+export type StrategyName = 'byrequests' | 'bytraffic' | 'bybusyness' | 'roundrobin' | 'p2c';
 
 /** Options of {@link createBalancer}. */
 export interface BalancerOptions {
@@ -169,7 +169,7 @@ export const DEFAULTS = {
   lbset: 0,
 } as const;
 
-const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin'];
+const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin', 'p2c'];
 const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
 const BALANCER_KEYS = [
   'members', 'strategy', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'retry',
@@ -194,7 +194,7 @@ export function normalizeOptions(options: unknown): BalancerConfig {
   o.members.forEach((m, i) => members.push(normalizeMember(m, `members[${i}]`, members)));
   return {
     members,
-    strategy: normalizeStrategy(o.strategy ?? DEFAULTS.strategy, 'strategy'),
+    strategy: normalizeStrategy(o.strategy === undefined ? DEFAULTS.strategy : o.strategy, 'strategy'),
     timeoutMs: optionalInteger(o.timeoutMs, 'timeoutMs', 1, MAX_TIMEOUT_MS, DEFAULTS.timeoutMs),
     retryMs: optionalInteger(o.retryMs, 'retryMs', 0, MAX_TIMEOUT_MS, DEFAULTS.retryMs),
     preserveHost: optionalBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
@@ -267,7 +267,7 @@ export function normalizeMember(options: unknown, path: string, existing: readon
   return {
     url,
     route,
-    weight: normalizeWeight(m.weight ?? DEFAULTS.weight, `${path}.weight`),
+    weight: normalizeWeight(m.weight === undefined ? DEFAULTS.weight : m.weight, `${path}.weight`),
     lbset: optionalInteger(m.lbset, `${path}.lbset`, 0, 99, DEFAULTS.lbset),
     status: m.status === undefined ? 'active' : oneOf(m.status, MEMBER_STATUSES, `${path}.status`),
     retryMs: m.retryMs === undefined ? undefined : optionalInteger(m.retryMs, `${path}.retryMs`, 0, MAX_TIMEOUT_MS, 0),

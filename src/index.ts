@@ -15,4 +15,4 @@ export {
 export { Pool, type PoolEvents } from './pool/pool.js';
 export { Member, type MemberSnapshot, type MemberRole, type MemberAdmin, type MemberState } from './pool/member.js';
 export type { Strategy, PickContext, RequestEndInfo, MembersChange } from './strategies/strategy.js';
-export { ByRequests, ByTraffic, ByBusyness, RoundRobin } from './strategies/index.js';
+export { ByRequests, ByTraffic, ByBusyness, RoundRobin, PowerOfTwoChoices } from './strategies/index.js';

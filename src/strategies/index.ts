@@ -3,6 +3,7 @@ import type { StrategyName } from '../config.js';
 import { ByBusyness } from './bybusyness.js';
 import { ByRequests } from './byrequests.js';
 import { ByTraffic } from './bytraffic.js';
+import { PowerOfTwoChoices } from './p2c.js';
 import { RoundRobin } from './roundrobin.js';
 import type { Strategy } from './strategy.js';
 
@@ -11,6 +12,7 @@ const BUILT_IN: Record<StrategyName, () => Strategy> = {
   bytraffic: () => new ByTraffic(),
   bybusyness: () => new ByBusyness(),
   roundrobin: () => new RoundRobin(),
+  p2c: () => new PowerOfTwoChoices(),
 };
 
 /** A fresh instance of a built-in strategy, or the user's own object as it is. */
@@ -18,4 +20,4 @@ export function resolveStrategy(strategy: StrategyName | Strategy): Strategy {
   return typeof strategy === 'string' ? BUILT_IN[strategy]() : strategy;
 }
 
-export { ByBusyness, ByRequests, ByTraffic, RoundRobin };
+export { ByBusyness, ByRequests, ByTraffic, PowerOfTwoChoices, RoundRobin };
