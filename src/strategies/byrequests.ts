@@ -17,8 +17,9 @@ export class ByRequests implements Strategy {
     let bestStatus = 0;
     let total = 0;
     for (const c of candidates) {
-      const status = this.lbstatus.credit(c);
-      total += c.lbfactor;
+      const lbfactor = c.lbfactor; // read once: during slow start it moves with the clock
+      const status = this.lbstatus.credit(c, lbfactor);
+      total += lbfactor;
       if (best === undefined || this.isBetter(c, status, best, bestStatus)) {
         best = c;
         bestStatus = status;

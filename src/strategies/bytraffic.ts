@@ -2,8 +2,9 @@
  * `bytraffic`: Apache 2.4's traffic-weighted method (mod_lbmethod_bytraffic.c). Score is
  * `sent / lbfactor + received / lbfactor` in integer division, lowest wins, ties go to the earlier
  * member. Counts are cumulative and never decay, as in Apache, so a new member takes the new traffic
- * until its bytes catch up. Apache's mod_proxy_http only adds the status line's length to `read`;
- * this counts request and response body bytes, as the manual describes the method.
+ * until its bytes catch up. Apache counts as it streams: `transferred` is everything passed to the
+ * member, request headers included (ap_proxy_pass_brigade), and `read` the status line plus the
+ * response body (mod_proxy_http.c). This counts request and response body bytes when the request ends.
  */
 import type { Member } from '../pool/member.js';
 import type { MembersChange, RequestEndInfo, Strategy } from './strategy.js';

@@ -14,9 +14,9 @@ export class LbStatus {
     return this.#status.get(member) ?? 0;
   }
 
-  /** `lbstatus += lbfactor`; returns the new value. */
-  credit(member: Member): number {
-    const value = (this.#status.get(member) ?? 0) + member.lbfactor;
+  /** `lbstatus += lbfactor`; returns the new value. Pass `lbfactor` when the caller has read it already. */
+  credit(member: Member, lbfactor = member.lbfactor): number {
+    const value = (this.#status.get(member) ?? 0) + lbfactor;
     this.#status.set(member, value);
     return value;
   }
@@ -33,8 +33,9 @@ export class LbStatus {
   routed(member: Member, usable: readonly Member[]): void {
     let total = 0;
     for (const m of usable) {
-      this.credit(m);
-      total += m.lbfactor;
+      const lbfactor = m.lbfactor; // read once: during slow start it moves with the clock
+      this.credit(m, lbfactor);
+      total += lbfactor;
     }
     this.debit(member, total);
   }
