@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import pRetry, { AbortError } from 'p-retry';
 import { normalizeOptions, DEFAULTS, type BalancerOptions } from './config.js';
 import { BalancerEventHub, type BalancerEvents, type RetryEvent } from './events.js';
+import { HealthChecker, type MemberHealth } from './health/checker.js';
 import { PassiveHealth } from './health/passive.js';
 import type { Member, MemberSnapshot } from './pool/member.js';
 import { Pool } from './pool/pool.js';
@@ -26,6 +27,8 @@ export interface BalancerSnapshot {
   inFlight: { requests: number; retries: number };
   /** Retries made, and retries refused by the budget, since the start. */
   retries: { made: number; refusedByBudget: number };
+  /** Active health check state per member (empty when health checks are off). */
+  health: MemberHealth[];
 }
 
 type Listener<K extends keyof BalancerEvents> = (...args: BalancerEvents[K]) => void;
@@ -109,8 +112,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
     resolutionMs: Math.min(1000, Math.max(5, Math.floor(shortest / 10))),
   });
   const passive = new PassiveHealth(pool, config);
+  const health = new HealthChecker(pool, config.healthCheck, (member) => member.healthCheck);
   const events = new BalancerEventHub();
   events.relay(pool);
+  health.start();
   const { maxBodyBytes, budgetPercent, budgetMin } = config.retry;
   let closed = false;
   let requestsInFlight = 0;
@@ -286,12 +291,14 @@ export function createBalancer(options: BalancerOptions): Balancer {
           totals,
           inFlight: { requests: requestsInFlight, retries: retriesInFlight },
           retries: { made: retriesMade, refusedByBudget: retriesRefused },
+          health: health.snapshot(),
         };
       },
     },
     close: {
       value: async (): Promise<void> => {
         closed = true;
+        health.close();
         engine.close();
       },
     },

@@ -2,7 +2,26 @@
  * Option types, defaults and validation. Every option is checked up front; a bad one throws a
  * {@link BalancerConfigError} whose message names the option path and the value it got.
  */
+import { normalizeHealthCheck, normalizeHealthCheckOverride, type HealthCheckConfig, type HealthCheckOptions, type HealthCheckOverride } from './health/options.js';
 import type { Strategy } from './strategies/strategy.js';
+import {
+  BalancerConfigError,
+  expectKnownKeys,
+  expectPlainObject,
+  oneOf,
+  optionalBoolean,
+  optionalInteger,
+} from './validate.js';
+
+export {
+  BalancerConfigError,
+  describeValue,
+  expectKnownKeys,
+  expectPlainObject,
+  oneOf,
+  optionalBoolean,
+  optionalInteger,
+} from './validate.js';
 
 /**
  * A member's administrative status, as Apache's `status=` flags:
@@ -30,6 +49,8 @@ export interface MemberOptions {
   retryMs?: number;
   /** This member's own response-head timeout (Apache `timeout=` on a BalancerMember); default the balancer's `timeoutMs`. */
   timeoutMs?: number;
+  /** This member's health check: fields that override the balancer's `healthCheck`, or `false` for none. */
+  healthCheck?: Partial<HealthCheckOptions> | false;
 }
 
 /** The built-in strategies, named as Apache's lbmethods where Apache has them. */
@@ -63,6 +84,8 @@ export interface BalancerOptions {
   outlierDetection?: OutlierDetectionOptions | false;
   /** Ramp a member's weight from 10% to full over this many ms after it is added or comes back from error (HAProxy `slowstart`). Default 0: off. */
   slowStartMs?: number;
+  /** Active health checks (Apache mod_proxy_hcheck); absent or `false`: none. */
+  healthCheck?: HealthCheckOptions | false;
 }
 
 /** Options of the retry policy. */
@@ -90,22 +113,6 @@ export interface OutlierDetectionOptions {
   maxEjectionMs?: number;
 }
 
-/** Thrown for any invalid option; `path` names the option (`members[1].weight`) and `value` is what it got. */
-export class BalancerConfigError extends Error {
-  /** Stable error code for programmatic checks. */
-  readonly code = 'ERR_BALANCER_CONFIG';
-  override readonly name = 'BalancerConfigError';
-  constructor(
-    /** The option path, for example `members[1].weight`. */
-    readonly path: string,
-    /** The offending value. */
-    readonly value: unknown,
-    expectation: string,
-  ) {
-    super(`${path} ${expectation}, got ${describeValue(value)}`);
-  }
-}
-
 /** A member's options after validation, with defaults applied. */
 export interface MemberConfig {
   url: URL;
@@ -116,6 +123,7 @@ export interface MemberConfig {
   /** Undefined: the balancer's value. */
   retryMs: number | undefined;
   timeoutMs: number | undefined;
+  healthCheck: HealthCheckOverride | false | undefined;
 }
 
 export interface RetryConfig {
@@ -146,6 +154,7 @@ export interface BalancerConfig {
   forceRecovery: boolean;
   outlierDetection: OutlierDetectionConfig | undefined;
   slowStartMs: number;
+  healthCheck: HealthCheckConfig | undefined;
 }
 
 export const DEFAULTS = {
@@ -173,9 +182,9 @@ const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'byb
 const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
 const BALANCER_KEYS = [
   'members', 'strategy', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'retry',
-  'failOnStatus', 'failOnTimeout', 'forceRecovery', 'outlierDetection', 'slowStartMs',
+  'failOnStatus', 'failOnTimeout', 'forceRecovery', 'outlierDetection', 'slowStartMs', 'healthCheck',
 ] as const;
-const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status', 'retryMs', 'timeoutMs'] as const;
+const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status', 'retryMs', 'timeoutMs', 'healthCheck'] as const;
 const RETRY_KEYS = ['attempts', 'maxBodyBytes', 'budgetPercent', 'budgetMin'] as const;
 const OUTLIER_KEYS = ['consecutiveFailures', 'maxEjectionPercent', 'maxEjectionMs'] as const;
 /** RFC 9110 token characters, all of which are also valid in a cookie value. */
@@ -206,6 +215,7 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     forceRecovery: optionalBoolean(o.forceRecovery, 'forceRecovery', DEFAULTS.forceRecovery),
     outlierDetection: normalizeOutlierDetection(o.outlierDetection, 'outlierDetection'),
     slowStartMs: optionalInteger(o.slowStartMs, 'slowStartMs', 0, MAX_TIMEOUT_MS, DEFAULTS.slowStartMs),
+    healthCheck: normalizeHealthCheck(o.healthCheck, 'healthCheck'),
   };
 }
 
@@ -272,6 +282,7 @@ export function normalizeMember(options: unknown, path: string, existing: readon
     status: m.status === undefined ? 'active' : oneOf(m.status, MEMBER_STATUSES, `${path}.status`),
     retryMs: m.retryMs === undefined ? undefined : optionalInteger(m.retryMs, `${path}.retryMs`, 0, MAX_TIMEOUT_MS, 0),
     timeoutMs: m.timeoutMs === undefined ? undefined : optionalInteger(m.timeoutMs, `${path}.timeoutMs`, 1, MAX_TIMEOUT_MS, 0),
+    healthCheck: normalizeHealthCheckOverride(m.healthCheck, `${path}.healthCheck`),
   };
 }
 
@@ -339,53 +350,3 @@ function deriveRoute(url: URL, existing: readonly MemberConfig[]): string {
   return route;
 }
 
-export function expectPlainObject(value: unknown, path: string): asserts value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new BalancerConfigError(path, value, 'must be an object');
-  }
-}
-
-export function expectKnownKeys(value: Record<string, unknown>, known: readonly string[], path: string): void {
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
-      throw new BalancerConfigError(path === 'options' ? key : `${path}.${key}`, value[key], `is not a known option (known: ${known.join(', ')})`);
-    }
-  }
-}
-
-export function optionalInteger(value: unknown, path: string, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new BalancerConfigError(path, value, `must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-export function optionalBoolean(value: unknown, path: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new BalancerConfigError(path, value, 'must be true or false');
-  return value;
-}
-
-export function oneOf<T extends string>(value: unknown, allowed: readonly T[], path: string): T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new BalancerConfigError(path, value, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
-  }
-  return value as T;
-}
-
-/** A short, safe rendering of a bad value for an error message. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (value instanceof RegExp) return String(value);
-  try {
-    const text = JSON.stringify(value);
-    if (text === undefined) return String(value);
-    return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
-}

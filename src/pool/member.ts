@@ -4,6 +4,7 @@
  * the request path and the management page read it.
  */
 import type { MemberConfig, MemberStatus } from '../config.js';
+import type { HealthCheckOverride } from '../health/options.js';
 
 /** Apache's H and R flags: how a member takes part in its lbset. */
 export type MemberRole = 'active' | 'standby' | 'spare';
@@ -62,6 +63,8 @@ export class Member {
   readonly retryMs: number | undefined;
   /** This member's response-head timeout, or undefined for the balancer's. */
   readonly timeoutMs: number | undefined;
+  /** This member's health-check override (configuration only; probe state lives in the checker). */
+  readonly healthCheck: HealthCheckOverride | false | undefined;
   role: MemberRole;
   admin: MemberAdmin;
   /** Epoch ms when the member entered error; 0 when not in error (Apache's E flag and error_time). */
@@ -101,6 +104,7 @@ export class Member {
     this.lbset = config.lbset;
     this.retryMs = config.retryMs;
     this.timeoutMs = config.timeoutMs;
+    this.healthCheck = config.healthCheck;
     this.role = config.status === 'standby' || config.status === 'spare' ? config.status : 'active';
     this.admin = config.status === 'disabled' || config.status === 'drain' || config.status === 'stopped' ? config.status : 'enabled';
     this.stateSince = now();

@@ -381,5 +381,5 @@ export class Pool extends EventEmitter<PoolEvents> {
 }
 
 function configOf(m: Member): MemberConfig {
-  return { url: m.url, route: m.route, weight: m.weight, lbset: m.lbset, status: m.status, retryMs: m.retryMs, timeoutMs: m.timeoutMs };
+  return { url: m.url, route: m.route, weight: m.weight, lbset: m.lbset, status: m.status, retryMs: m.retryMs, timeoutMs: m.timeoutMs, healthCheck: m.healthCheck };
 }

@@ -1,0 +1,71 @@
+/**
+ * Validation building blocks shared by every options module: the error type and the checks that
+ * name the option path and the value in their messages.
+ */
+
+/** Thrown for any invalid option; `path` names the option (`members[1].weight`) and `value` is what it got. */
+export class BalancerConfigError extends Error {
+  /** Stable error code for programmatic checks. */
+  readonly code = 'ERR_BALANCER_CONFIG';
+  override readonly name = 'BalancerConfigError';
+  constructor(
+    /** The option path, for example `members[1].weight`. */
+    readonly path: string,
+    /** The offending value. */
+    readonly value: unknown,
+    expectation: string,
+  ) {
+    super(`${path} ${expectation}, got ${describeValue(value)}`);
+  }
+}
+
+export function expectPlainObject(value: unknown, path: string): asserts value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new BalancerConfigError(path, value, 'must be an object');
+  }
+}
+
+export function expectKnownKeys(value: Record<string, unknown>, known: readonly string[], path: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new BalancerConfigError(path === 'options' ? key : `${path}.${key}`, value[key], `is not a known option (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+export function optionalInteger(value: unknown, path: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new BalancerConfigError(path, value, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+export function optionalBoolean(value: unknown, path: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new BalancerConfigError(path, value, 'must be true or false');
+  return value;
+}
+
+export function oneOf<T extends string>(value: unknown, allowed: readonly T[], path: string): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new BalancerConfigError(path, value, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+  }
+  return value as T;
+}
+
+/** A short, safe rendering of a bad value for an error message. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value instanceof RegExp) return String(value);
+  try {
+    const text = JSON.stringify(value);
+    if (text === undefined) return String(value);
+    return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
