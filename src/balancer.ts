@@ -15,6 +15,7 @@ import { Pool } from './pool/pool.js';
 import { ReplayableBody, hasBody } from './proxy/body.js';
 import { ProxyEngine, type ForwardOutcome } from './proxy/engine.js';
 import { forwardedRequestHeaders } from './proxy/headers.js';
+import { StickySessions, type StickyRequest } from './sticky/sessions.js';
 import { resolveStrategy } from './strategies/index.js';
 import type { Strategy } from './strategies/strategy.js';
 
@@ -73,6 +74,8 @@ class RetryableAttempt extends Error {}
 interface RequestState {
   readonly req: IncomingMessage;
   readonly choose: (candidates: readonly Member[]) => Member | undefined;
+  /** What the request asks for by sticky route; undefined without sticky sessions. */
+  readonly sticky: StickyRequest | undefined;
   /** One attempt on one member; true when the request is over for good. */
   readonly attempt: (member: Member) => Promise<boolean>;
   /** False when the request has a body that is not kept (too large, or keeping is off). */
@@ -101,7 +104,8 @@ type AttemptOutcome = Pick<ForwardOutcome, 'failure' | 'error' | 'responseStarte
  */
 export function createBalancer(options: BalancerOptions): Balancer {
   const config = normalizeOptions(options);
-  const strategy = resolveStrategy(config.strategy);
+  const strategy = resolveStrategy(config.strategy, config.hash);
+  const sticky = config.sticky === undefined ? undefined : new StickySessions(config.sticky);
   const pool = new Pool(config.members, strategy, config.retryMs, Date.now, config.slowStartMs);
   const shortest = Math.min(config.timeoutMs, config.connectTimeoutMs, config.idleTimeoutMs, ...config.members.map((m) => m.timeoutMs ?? Infinity));
   const engine = new ProxyEngine({
@@ -126,6 +130,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   pool.on('memberRemoved', (member, removal) => {
     if (removal.endTunnels) engine.endTunnels(member);
     engine.retire(member);
+    sticky?.forgetRoute(member.route);
   });
 
   /** The request path for plain HTTP requests. */
@@ -142,7 +147,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       attempt: async (member) => {
         pool.begin(member);
         strategy.requestStart?.(member);
-        const outcome = await engine.forward(req, res, member, { body });
+        const outcome = await engine.forward(req, res, member, { body, responseHeaders: stickyHeaders(state, member) });
         return settleAttempt(state, member, outcome, outcome.bytesSent, outcome.bytesReceived);
       },
     });
@@ -162,7 +167,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       attempt: async (member) => {
         pool.begin(member);
         strategy.requestStart?.(member);
-        const outcome = await engine.upgrade(req, socket, head, member);
+        const outcome = await engine.upgrade(req, socket, head, member, stickyHeaders(state, member));
         const tunnel = outcome.tunnel;
         if (tunnel === undefined) return settleAttempt(state, member, outcome, 0, outcome.bytesReceived);
         passive.record(member, outcome, false);
@@ -180,7 +185,37 @@ export function createBalancer(options: BalancerOptions): Balancer {
 
   function newState(req: IncomingMessage, parts: Pick<RequestState, 'attempt' | 'replayable' | 'clientGone' | 'answer'>): RequestState {
     const context = { req };
-    return { req, choose: (candidates) => strategy.pick(candidates, context), tried: undefined, last: undefined, lastMember: undefined, ...parts };
+    return {
+      req,
+      choose: (candidates) => strategy.pick(candidates, context),
+      sticky: sticky?.read(req),
+      tried: undefined,
+      last: undefined,
+      lastMember: undefined,
+      ...parts,
+    };
+  }
+
+  function stickyHeaders(state: RequestState, member: Member): string[] | undefined {
+    return state.sticky === undefined ? undefined : sticky!.responseHeaders(state.sticky, member);
+  }
+
+  /**
+   * The member for the next attempt: the sticky route's member when it is usable and not yet tried
+   * (Apache's find_session_route, with its accounting), else a balanced pick. Under
+   * `failover: false` a route whose member exists but cannot serve gets no member at all (503).
+   */
+  function pick(state: RequestState): Member | undefined {
+    const route = state.sticky?.route;
+    if (route !== undefined) {
+      const { found, member } = pool.findByRoute(route);
+      if (member !== undefined && !(state.tried?.has(member) ?? false)) {
+        strategy.routed?.(member, pool.usableMembers());
+        return member;
+      }
+      if (found && !sticky!.config.failover) return undefined;
+    }
+    return pool.select(state.choose, state.tried);
   }
 
   /** Records how an attempt ended; true when the request is over for good. */
@@ -190,6 +225,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     pool.finish(member, bytesSent, bytesReceived, failed);
     strategy.requestEnd?.(member, { bytesSent, bytesReceived, durationMs: outcome.durationMs, ok: outcome.failure === undefined });
     if (member.removed) engine.retire(member);
+    if (outcome.failure === undefined && state.sticky !== undefined) sticky!.learn(state.sticky, member, outcome.setCookie);
     if (outcome.failure === undefined || outcome.failure === 'client-abort' || outcome.responseStarted) return true;
     state.last = outcome;
     state.lastMember = member;
@@ -202,7 +238,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     if (config.forceRecovery) pool.forceRecovery();
     requestsInFlight++;
     try {
-      const member = pool.select(state.choose);
+      const member = pick(state);
       if (member === undefined) return state.answer(503, 'no member is available');
       if (await state.attempt(member)) return;
       if (retryable(state)) await retryElsewhere(state);
@@ -220,7 +256,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       await pRetry(
         async (attemptNumber) => {
           if (state.clientGone()) throw new AbortError('client gone');
-          const member = pool.select(state.choose, state.tried);
+          const member = pick(state);
           if (member === undefined) throw new AbortError('no other member');
           const failed = state.last!;
           const event: RetryEvent = { route: state.lastMember!.route, reason: failed.error?.code ?? failed.failure ?? 'failed', attempt: attemptNumber, method: state.req.method ?? '' };

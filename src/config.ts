@@ -3,6 +3,8 @@
  * {@link BalancerConfigError} whose message names the option path and the value it got.
  */
 import { normalizeHealthCheck, normalizeHealthCheckOverride, type HealthCheckConfig, type HealthCheckOptions, type HealthCheckOverride } from './health/options.js';
+import { normalizeSticky, type StickyConfig, type StickyOptions } from './sticky/options.js';
+import { normalizeHashOptions, type HashConfig, type HashOptions } from './strategies/hash.js';
 import type { Strategy } from './strategies/strategy.js';
 import {
   BalancerConfigError,
@@ -54,7 +56,7 @@ export interface MemberOptions {
 }
 
 /** The built-in strategies, named as Apache's lbmethods where Apache has them. */
-export type StrategyName = 'byrequests' | 'bytraffic' | 'bybusyness' | 'roundrobin' | 'p2c';
+export type StrategyName = 'byrequests' | 'bytraffic' | 'bybusyness' | 'roundrobin' | 'p2c' | 'hash';
 
 /** Options of {@link createBalancer}. */
 export interface BalancerOptions {
@@ -86,6 +88,10 @@ export interface BalancerOptions {
   slowStartMs?: number;
   /** Active health checks (Apache mod_proxy_hcheck); absent or `false`: none. */
   healthCheck?: HealthCheckOptions | false;
+  /** Sticky sessions: Apache-compatible route cookies and URL parameters, Set-Cookie, a session table. */
+  sticky?: StickyOptions;
+  /** The key of the `hash` strategy (consistent hashing): client address, URL, path, a header, cookie or query parameter. */
+  hash?: HashOptions;
 }
 
 /** Options of the retry policy. */
@@ -155,6 +161,8 @@ export interface BalancerConfig {
   outlierDetection: OutlierDetectionConfig | undefined;
   slowStartMs: number;
   healthCheck: HealthCheckConfig | undefined;
+  sticky: StickyConfig | undefined;
+  hash: HashConfig;
 }
 
 export const DEFAULTS = {
@@ -178,11 +186,12 @@ export const DEFAULTS = {
   lbset: 0,
 } as const;
 
-const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin', 'p2c'];
+const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin', 'p2c', 'hash'];
 const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
 const BALANCER_KEYS = [
   'members', 'strategy', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'retry',
   'failOnStatus', 'failOnTimeout', 'forceRecovery', 'outlierDetection', 'slowStartMs', 'healthCheck',
+  'sticky', 'hash',
 ] as const;
 const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status', 'retryMs', 'timeoutMs', 'healthCheck'] as const;
 const RETRY_KEYS = ['attempts', 'maxBodyBytes', 'budgetPercent', 'budgetMin'] as const;
@@ -198,6 +207,9 @@ export function normalizeOptions(options: unknown): BalancerConfig {
   const o = options as Partial<BalancerOptions>;
   if (!Array.isArray(o.members)) {
     throw new BalancerConfigError('members', o.members, 'must be an array of member options');
+  }
+  if (o.hash !== undefined && o.strategy !== 'hash') {
+    throw new BalancerConfigError('hash', o.hash, "applies only with strategy 'hash'");
   }
   const members: MemberConfig[] = [];
   o.members.forEach((m, i) => members.push(normalizeMember(m, `members[${i}]`, members)));
@@ -216,6 +228,8 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     outlierDetection: normalizeOutlierDetection(o.outlierDetection, 'outlierDetection'),
     slowStartMs: optionalInteger(o.slowStartMs, 'slowStartMs', 0, MAX_TIMEOUT_MS, DEFAULTS.slowStartMs),
     healthCheck: normalizeHealthCheck(o.healthCheck, 'healthCheck'),
+    sticky: normalizeSticky(o.sticky, 'sticky'),
+    hash: normalizeHashOptions(o.hash, 'hash'),
   };
 }
 

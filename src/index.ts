@@ -15,7 +15,7 @@ export {
 export { Pool, type PoolEvents } from './pool/pool.js';
 export { Member, type MemberSnapshot, type MemberRole, type MemberAdmin, type MemberState } from './pool/member.js';
 export type { Strategy, PickContext, RequestEndInfo, MembersChange } from './strategies/strategy.js';
-export { ByRequests, ByTraffic, ByBusyness, RoundRobin, PowerOfTwoChoices } from './strategies/index.js';
+export { ByRequests, ByTraffic, ByBusyness, RoundRobin, PowerOfTwoChoices, HashStrategy } from './strategies/index.js';
 export type { HealthCheckOptions, HealthCheckMethod, StatusCodeSpec } from './health/options.js';
 export type { MemberHealth } from './health/checker.js';
 export type { ProbeResult, ProbeErrorCode } from './health/probe.js';
@@ -23,3 +23,5 @@ export type { BalancerEvents, MemberEvent, RetryEvent } from './events.js';
 export type { RetryOptions, OutlierDetectionOptions } from './config.js';
 export { fromApacheConfig, type ApacheImport, type ImportedBalancer, type UnsupportedDirective } from './apache/import.js';
 export { ApacheConfigError } from './apache/lexer.js';
+export type { StickyOptions, StickySetCookieOptions, StickyTableOptions } from './sticky/options.js';
+export type { HashOptions, HashKey } from './strategies/hash.js';

@@ -63,6 +63,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.#now = now;
     this.#slowStartMs = slowStartMs;
     for (const config of configs) this.#insert(new Member(config, now));
+    // Strategies that keep a table over the whole pool (hash) learn the starting members here.
+    const last = this.#members.at(-1);
+    if (last !== undefined) strategy.membersChanged?.(this.#members, 'added', last);
   }
 
   /** Members in configuration order (added members last). */

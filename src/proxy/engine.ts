@@ -40,6 +40,8 @@ export interface ForwardOutcome {
   readonly error: (Error & { code?: string }) | undefined;
   /** The attempt went out on a reused keep-alive socket (a reset then may be a keep-alive race). */
   readonly reusedSocket: boolean;
+  /** The member's Set-Cookie fields, for the sticky session table. */
+  readonly setCookie: readonly string[] | undefined;
 }
 
 /** Options of {@link ProxyEngine}. */
@@ -80,6 +82,7 @@ class Exchange extends DeadlineEntry {
   idleMark = 0;
   proxyReq: http.ClientRequest | undefined;
   proxyRes: IncomingMessage | undefined;
+  setCookie: readonly string[] | undefined;
   readonly start = Date.now();
   readonly onClientClose = (): void => {
     if (!this.res.writableFinished) this.settle('client-abort', undefined);
@@ -143,6 +146,7 @@ class Exchange extends DeadlineEntry {
       durationMs: Date.now() - this.start,
       error,
       reusedSocket: this.proxyReq?.reusedSocket ?? false,
+      setCookie: this.setCookie,
     });
   }
 
@@ -272,6 +276,7 @@ export class ProxyEngine {
     ex.proxyRes = proxyRes;
     ex.status = proxyRes.statusCode ?? 0;
     ex.deadline = Date.now() + ex.timeouts.idleMs;
+    ex.setCookie = proxyRes.headers['set-cookie'];
     const headers = forwardedResponseHeaders(proxyRes.rawHeaders, proxyRes.headers.connection);
     if (ex.responseHeaders !== undefined) headers.push(...ex.responseHeaders);
     res.writeHead(ex.status, proxyRes.statusMessage, headers);

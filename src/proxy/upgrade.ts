@@ -73,7 +73,7 @@ export function forwardUpgrade(
       settled = true;
       clearTimeout(timer);
       socket.removeListener('close', onClientClose);
-      resolve({ ...outcome, responseStarted, bytesSent: 0, reusedSocket: false, durationMs: Date.now() - start });
+      resolve({ ...outcome, responseStarted, bytesSent: 0, reusedSocket: false, setCookie: undefined, durationMs: Date.now() - start });
     };
     const fail = (failure: FailureKind, error: Error & { code?: string }): void => {
       proxyReq.destroy();
