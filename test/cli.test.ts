@@ -1,0 +1,140 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { request, startBackend, type Backend } from './helpers/servers.js';
+
+const CLI = path.resolve('dist/cli.js');
+const cleanups: (() => Promise<void> | void)[] = [];
+let dir: string;
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: run `npm run build` first (npm test does)');
+  dir = mkdtempSync(path.join(os.tmpdir(), 'pb-cli-'));
+});
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Starts the command and resolves with it and its URL once it says it is listening. */
+async function serve(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  cleanups.push(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+  });
+  return { child, url, stderr: () => stderr };
+}
+
+async function backend(name: string, handler?: Parameters<typeof startBackend>[1]): Promise<Backend> {
+  const b = await startBackend(name, handler);
+  cleanups.push(() => b.close());
+  return b;
+}
+
+describe('proxy-balancer command', () => {
+  it('rejects a bad config with the same error createBalancer gives, exit code 2', async () => {
+    const bad = file('bad.json', JSON.stringify({ members: [{ url: 'http://127.0.0.1:1' }, { url: 'http://127.0.0.1:2', weight: 0 }] }));
+    const result = await run(['--config', bad]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('BalancerConfigError: members[1].weight must be a number from 1 to 100, got 0');
+
+    const unknown = file('unknown.json', JSON.stringify({ members: [], listen: { port: 0, hots: 'x' } }));
+    expect((await run(['--config', unknown])).stderr).toContain('listen.hots is not a known option');
+    const notJson = file('broken.json', '{ members: ');
+    expect((await run(['--config', notJson])).stderr).toMatch(/is not valid JSON/);
+    const usage = await run(['--nope']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/usage: proxy-balancer/);
+  });
+
+  it('--check validates and prints the configuration', async () => {
+    const ok = file('ok.json', JSON.stringify({ listen: { port: 0 }, members: [{ url: 'http://127.0.0.1:3001', route: 'pi2' }] }));
+    const result = await run(['--config', ok, '--check']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).snapshot.members[0].route).toBe('pi2');
+  });
+
+  it('serves the config, and on SIGTERM stops accepting, finishes the request in flight, and exits 0', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    const slow = await backend('slow', (req, res) => {
+      if (req.url === '/slow') {
+        arrived();
+        void held.then(() => res.end('finished'));
+      } else res.end('slow');
+    });
+    const config = file('serve.json', JSON.stringify({ listen: { host: '127.0.0.1', port: 0 }, members: [{ url: slow.url }] }));
+    const { child, url } = await serve(['--config', config]);
+    expect((await request(`${url}`)).body).toBe('slow');
+
+    const pending = request(`${url}slow`);
+    await inFlight;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve())); // "SIGTERM: no longer accepting"
+    const refused = await new Promise<boolean>((resolve) => {
+      http.get(`${url}`, { agent: false }, () => resolve(false)).on('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    release();
+    expect((await pending).body).toBe('finished');
+    const [code] = await exited;
+    expect(code).toBe(0);
+  });
+
+  it('--apache serves the balancer of an httpd config under its ProxyPass path and reports what it cannot honour', async () => {
+    const a = await backend('a');
+    const b = await backend('b');
+    const conf = file(
+      'httpd.conf',
+      [
+        'Listen 80',
+        '<Proxy "balancer://mycluster">',
+        `    BalancerMember "${a.url}" route=a`,
+        `    BalancerMember "${b.url}" route=b max=20`,
+        '    ProxySet lbmethod=byrequests',
+        '</Proxy>',
+        'ProxyPass        "/app" "balancer://mycluster"',
+        'ProxyPassReverse "/app" "balancer://mycluster"',
+      ].join('\n'),
+    );
+    const { url, stderr } = await serve(['--apache', conf, '--port', '0']);
+    expect(url).toMatch(/\/app\/$/);
+    const replies = [await request(url), await request(url)];
+    expect(replies.map((r) => r.body).sort()).toEqual(['a', 'b']);
+    expect((await request(url.replace('/app/', '/other'))).status).toBe(404);
+    expect(stderr()).toMatch(/httpd\.conf:4: BalancerMember max/);
+    expect(stderr()).toMatch(/httpd\.conf:8: ProxyPassReverse/);
+  });
+});
