@@ -4,6 +4,7 @@
  * address, in front of the real back ends 192.168.10.2 and .3 (for the real cluster, never in tests).
  */
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createBalancer } from '../../src/index.js';
 import { startBackend, type BackendServer } from './backend.js';
 import { PI_ADDRESSES, clusterOptions } from './topology.js';
@@ -25,8 +26,9 @@ await new Promise<void>((resolve, reject) => {
   front.listen(port, host, () => resolve());
 });
 
+const listening = (front.address() as AddressInfo).port; // PORT=0 picks a free port
 for (const b of backends) console.log(`${b.name} listening on ${b.url}`);
-console.log(`front end: http://${host === '0.0.0.0' ? PI_ADDRESSES.frontEnd : host}:${port}/  (reload to see Server 1 and Server 2 alternate; Ctrl-C to stop)`);
+console.log(`front end: http://${host === '0.0.0.0' ? PI_ADDRESSES.frontEnd : host}:${listening}/  (reload to see Server 1 and Server 2 alternate; Ctrl-C to stop)`);
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
