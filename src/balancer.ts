@@ -87,6 +87,8 @@ interface RequestState {
   tried: Set<Member> | undefined;
   last: AttemptOutcome | undefined;
   lastMember: Member | undefined;
+  /** Set when `failover: false` forbids any member but the session's own (Apache's nofailover: 503). */
+  stickyRefused: boolean;
 }
 
 /** What the request path reads of an attempt's outcome, plain or upgrade. */
@@ -192,6 +194,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       tried: undefined,
       last: undefined,
       lastMember: undefined,
+      stickyRefused: false,
       ...parts,
     };
   }
@@ -213,7 +216,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
         strategy.routed?.(member, pool.usableMembers());
         return member;
       }
-      if (found && !sticky!.config.failover) return undefined;
+      if (found && !sticky!.config.failover) {
+        state.stickyRefused = true;
+        return undefined;
+      }
     }
     return pool.select(state.choose, state.tried);
   }
@@ -345,9 +351,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
 type AnyListener = (...args: unknown[]) => void;
 const untyped = (hub: BalancerEventHub): import('node:events').EventEmitter => hub as unknown as import('node:events').EventEmitter;
 
-/** Answers the client after the last failed attempt: 504 for a head timeout, else 502. */
+/**
+ * Answers the client after the last failed attempt: 503 when `failover: false` kept the session
+ * from other members (as Apache's nofailover does), 504 for a head timeout, else 502.
+ */
 function answerFailure(state: RequestState): void {
-  if (state.last?.failure === 'timeout') state.answer(504, 'the member did not answer in time');
+  if (state.stickyRefused) state.answer(503, 'the session\'s member is unavailable');
+  else if (state.last?.failure === 'timeout') state.answer(504, 'the member did not answer in time');
   else state.answer(502, 'no member answered');
 }
 

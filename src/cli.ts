@@ -139,6 +139,7 @@ async function main(): Promise<void> {
     const loaded = loadConfig(args);
     listen = loaded.listen;
     balancer = createBalancer(loaded.options);
+    if (balancer.pool.members.length === 0) throw new UsageError('the configuration defines no member to balance over');
   } catch (err) {
     if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
     if (err instanceof BalancerConfigError || (err as { code?: string }).code === 'ERR_APACHE_CONFIG') fail(`${(err as Error).name}: ${(err as Error).message}`, 2);
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => {
       process.stderr.write(`proxy-balancer: requests still open after ${listen.shutdownTimeoutMs} ms; closing them\n`);
       server.closeAllConnections();
+      void balancer.close(); // ends WebSocket tunnels, which the server no longer tracks after their upgrade
     }, listen.shutdownTimeoutMs);
     force.unref();
     // close() stops accepting and fires once every connection is gone; idle keep-alive ones go now.

@@ -76,6 +76,17 @@ describe('Apache-compatible sticky routes', () => {
     expect((await request(`${strict.url}/`)).body).toBe('m2');
   });
 
+  it('with failover: false a session whose member fails mid-request gets 503, as Apache answers', async () => {
+    const backends = await members(2, (name) => (req, res) => {
+      if (name === 'm1') return void req.socket.destroy();
+      res.end(name);
+    });
+    const { url } = await front(backends, { sticky: { cookie: 'ROUTEID', failover: false } });
+    const reply = await request(`${url}/`, { headers: { cookie: 'ROUTEID=.m1' } });
+    expect(reply.status).toBe(503);
+    expect(backends[1]!.received).toHaveLength(0);
+  });
+
   it('a draining member keeps its sessions; only new sessions go elsewhere', async () => {
     const backends = await members(2);
     const { balancer, url } = await front(backends, { sticky: { cookie: 'ROUTEID' } });

@@ -125,6 +125,18 @@ describe('WebSocket and Upgrade proxying', () => {
     await closeClient(ws);
   });
 
+  it('gives a connected handshake the whole timeoutMs, not just connectTimeoutMs', async () => {
+    const slow = await wsBackend('slow');
+    // The member accepts at once but answers the handshake only after 200 ms (well past the connect timeout).
+    const [listener] = slow.server.listeners('upgrade') as ((...args: unknown[]) => void)[];
+    slow.server.removeAllListeners('upgrade');
+    slow.server.on('upgrade', (...args: unknown[]) => void setTimeout(() => listener!(...args), 200));
+    const { wsUrl } = await front([slow.url], { connectTimeoutMs: 50, timeoutMs: 5000 });
+    const ws = await open(wsUrl);
+    expect(await echo(ws, 'late')).toBe('slow:late');
+    await closeClient(ws);
+  });
+
   it('relays a non-101 answer to the client', async () => {
     const refuser = await wsBackend('refuser', { reject: true });
     const { wsUrl } = await front([refuser.url]);

@@ -42,7 +42,7 @@ export interface HealthCheckerEvents {
 /** A member's own health check override, already validated (see `normalizeHealthCheckOverride`). */
 export type MemberOverrideFn = (member: Member) => HealthCheckOverride | false | undefined;
 
-/** Plain-JSON health check state of one member, as {@link HealthChecker.status} returns it. */
+/** Plain-JSON health check state of one member, as `balancer.snapshot().health` lists it. */
 export interface MemberHealth {
   route: string;
   method: HealthCheckMethod;

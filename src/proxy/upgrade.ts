@@ -81,15 +81,25 @@ export function forwardUpgrade(
     };
     const onClientClose = (): void => fail('client-abort', Object.assign(new Error('client closed'), { code: 'ECONNRESET' }));
     socket.once('close', onClientClose);
-    const timer = setTimeout(() => {
+    // One timer: first the connect deadline (or the head deadline if sooner), then, once
+    // connected, re-armed for what is left of the head deadline.
+    const onDeadline = (): void => {
       if (!connected) fail('connect', Object.assign(new Error(`no connection within ${timeouts.connectMs} ms`), { code: 'ECONNTIMEOUT' }));
       else fail('timeout', Object.assign(new Error(`no handshake answer within ${timeouts.headMs} ms`), { code: 'ETIMEDOUT' }));
-    }, connected ? timeouts.headMs : Math.min(timeouts.connectMs, timeouts.headMs));
+    };
+    let timer = setTimeout(onDeadline, Math.min(timeouts.connectMs, timeouts.headMs));
     timer.unref();
+    const onConnected = (): void => {
+      connected = true;
+      if (settled) return;
+      clearTimeout(timer);
+      timer = setTimeout(onDeadline, Math.max(0, start + timeouts.headMs - Date.now()));
+      timer.unref();
+    };
 
     proxyReq.on('socket', (s) => {
-      if (!s.connecting) connected = true;
-      else s.once('connect', () => (connected = true));
+      if (!s.connecting) onConnected();
+      else s.once('connect', onConnected);
     });
     proxyReq.on('error', (err: Error & { code?: string }) => fail(connected ? 'no-response' : 'connect', err));
 

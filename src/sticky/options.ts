@@ -57,11 +57,11 @@ export interface StickyTableOptions {
  * from a URL parameter first, then from a cookie; the part after the first `separator` is the route.
  * At least one of `cookie`, `urlParam` and `table` is required.
  *
- * @example Balancer-set route cookie (Apache's `ROUTEID` recipe)
+ * @example Balancer-set route cookie (Apache's ROUTEID recipe)
  * ```ts
  * sticky: { cookie: 'ROUTEID', setCookie: true }
  * ```
- * @example Tomcat's `JSESSIONID=<id>.<jvmRoute>`, in the cookie or in `;jsessionid=` in the URL
+ * @example Tomcat's JSESSIONID (id.jvmRoute), in the cookie or as ;jsessionid= in the URL
  * ```ts
  * sticky: { cookie: 'JSESSIONID', urlParam: 'jsessionid' }
  * ```

@@ -132,7 +132,7 @@ export class HashStrategy implements Strategy {
   #candidateAt: (Member | undefined)[] = [];
   #stamp = 0;
 
-  /** Takes the public options (validated here; undefined hashes on the client address) or an already normalized {@link HashConfig}. */
+  /** Takes the public options (validated here; undefined hashes on the client address) or an already normalized `HashConfig`. */
   constructor(options?: HashOptions | HashConfig) {
     this.config = isHashConfig(options) ? options : normalizeHashOptions(options, 'hash');
   }
