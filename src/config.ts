@@ -15,16 +15,6 @@ import {
   optionalInteger,
 } from './validate.js';
 
-export {
-  BalancerConfigError,
-  describeValue,
-  expectKnownKeys,
-  expectPlainObject,
-  oneOf,
-  optionalBoolean,
-  optionalInteger,
-} from './validate.js';
-
 /**
  * A member's administrative status, as Apache's `status=` flags:
  * - `disabled` (D): takes no traffic, not even sticky sessions.

@@ -5,8 +5,8 @@
  * @packageDocumentation
  */
 export { createBalancer, type Balancer, type BalancerSnapshot } from './balancer.js';
+export { BalancerConfigError } from './validate.js';
 export {
-  BalancerConfigError,
   type BalancerOptions,
   type MemberOptions,
   type MemberStatus,

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { BalancerConfigError } from '../src/config.js';
+import { BalancerConfigError } from '../src/validate.js';
 import type { Member } from '../src/pool/member.js';
 import type { Pool } from '../src/pool/pool.js';
 import { HashStrategy, murmur3, normalizeHashOptions } from '../src/strategies/hash.js';

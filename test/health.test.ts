@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BalancerConfigError, normalizeMember, type MemberConfig, type MemberOptions } from '../src/config.js';
+import { normalizeMember, type MemberConfig, type MemberOptions } from '../src/config.js';
+import { BalancerConfigError } from '../src/validate.js';
 import { HealthChecker, firstProbeDelayMs, nextProbeDelayMs } from '../src/health/checker.js';
 import {
   HEALTH_CHECK_DEFAULTS,

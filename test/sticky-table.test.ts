@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { LRUCache } from 'lru-cache';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BalancerConfigError, describeValue } from '../src/config.js';
+import { BalancerConfigError, describeValue } from '../src/validate.js';
 import { normalizeSticky } from '../src/sticky/options.js';
 import { SessionTable, isSessionId, sessionIdFromCookies, sessionIdFromSetCookie } from '../src/sticky/table.js';
 

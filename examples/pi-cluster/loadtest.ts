@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BalancerConfigError, createBalancer, type Balancer } from '../../src/index.js';
-import { expectKnownKeys, expectPlainObject, optionalInteger } from '../../src/config.js';
+import { expectKnownKeys, expectPlainObject, optionalInteger } from '../../src/validate.js';
 import { startBackend, type BackendServer } from './backend.js';
 import { quantile, responseTimeChartSvg } from './chart.js';
 import { clusterOptions } from './topology.js';

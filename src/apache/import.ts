@@ -34,83 +34,37 @@
  * `<VirtualHost>`, then the server), else from where the balancer is first named.
  */
 import {
-  BalancerConfigError,
   normalizeMember,
   type BalancerOptions,
   type MemberConfig,
   type MemberOptions,
   type MemberStatus,
+  type RetryOptions,
   type StrategyName,
 } from '../config.js';
+import type { HealthCheckOptions } from '../health/options.js';
+import { BalancerConfigError } from '../validate.js';
+import type { StickyOptions, StickySetCookieOptions } from '../sticky/options.js';
 import { ApacheConfigError, parseApacheConfig, type ApacheDirective } from './lexer.js';
 
 export { ApacheConfigError } from './lexer.js';
 
 // ---------------------------------------------------------------------------------------------
-// Output types. The Imported* interfaces mirror the planned options that src/config.ts does not
-// have yet; they become aliases of the real types once those land.
+// Output types: the balancer's own option types, restricted to what plain JSON can carry.
 // ---------------------------------------------------------------------------------------------
 
-/** Attributes of the sticky cookie proxy-balancer sets (planned `sticky.setCookie`). */
-export interface ImportedSetCookieOptions {
-  path?: string;
-  domain?: string;
-  maxAgeSec?: number;
-  secure?: boolean;
-  httpOnly?: boolean;
-  sameSite?: 'strict' | 'lax' | 'none';
-}
+type ImportedSetCookieOptions = StickySetCookieOptions;
+type ImportedStickyOptions = StickyOptions;
+type ImportedHealthCheckOptions = HealthCheckOptions;
+type ImportedRetryOptions = RetryOptions;
+/** A member's options as imported. */
+export type ImportedMemberOptions = MemberOptions;
 
-/** Planned `sticky` options. */
-export interface ImportedStickyOptions {
-  cookie?: string;
-  urlParam?: string;
-  separator?: string | false;
-  failover?: boolean;
-  setCookie?: boolean | ImportedSetCookieOptions;
-  table?: { cookie: string; maxEntries?: number; ttlMs?: number };
-}
-
-/** Planned `healthCheck` options. */
-export interface ImportedHealthCheckOptions {
-  method?: 'GET' | 'HEAD' | 'OPTIONS' | 'TCP';
-  path?: string;
-  intervalMs?: number;
-  timeoutMs?: number;
-  passes?: number;
-  fails?: number;
-  expectStatus?: Array<number | [number, number] | string>;
-  expectBody?: string | RegExp;
-  headers?: Record<string, string>;
-  jitterPercent?: number;
-}
-
-/** Planned `retry` options. */
-export interface ImportedRetryOptions {
-  attempts?: number;
-  maxBodyBytes?: number;
-  budgetPercent?: number;
-  minRetries?: number;
-}
-
-/** A member's options: today's {@link MemberOptions} plus the planned per-member overrides. */
-export interface ImportedMemberOptions extends MemberOptions {
-  retryMs?: number;
-  timeoutMs?: number;
-  healthCheck?: Partial<ImportedHealthCheckOptions> | false;
-}
-
-/** A balancer's options as plain JSON: today's {@link BalancerOptions} keys plus planned ones. */
-export interface ImportedBalancerOptions extends Pick<BalancerOptions, 'timeoutMs' | 'retryMs' | 'preserveHost'> {
+/** A balancer's options as plain JSON: {@link BalancerOptions} with a strategy name, never a strategy object. */
+export interface ImportedBalancerOptions extends Omit<BalancerOptions, 'strategy' | 'members' | 'failOnStatus'> {
   members: ImportedMemberOptions[];
   strategy?: StrategyName;
-  connectTimeoutMs?: number;
-  retry?: ImportedRetryOptions;
   failOnStatus?: number[];
-  failOnTimeout?: boolean;
-  forceRecovery?: boolean;
-  sticky?: ImportedStickyOptions;
-  healthCheck?: ImportedHealthCheckOptions;
 }
 
 /** One `balancer://` found in the file. */

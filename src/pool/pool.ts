@@ -4,15 +4,14 @@
  */
 import { EventEmitter } from 'node:events';
 import {
-  BalancerConfigError,
   normalizeMember,
   normalizeWeight,
-  oneOf,
   type MemberConfig,
   type MemberOptions,
   type MemberStatus,
 } from '../config.js';
 import type { Strategy } from '../strategies/strategy.js';
+import { BalancerConfigError, oneOf } from '../validate.js';
 import { Member, lbfactorOf, type MemberState } from './member.js';
 
 /** Events of a {@link Pool}. */
