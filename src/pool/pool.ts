@@ -312,7 +312,8 @@ export class Pool extends EventEmitter<PoolEvents> {
    */
   forceRecovery(): boolean {
     const members = this.#members;
-    if (members.length === 0) return false;
+    // The usual case, answered without reading the clock: the first member is not in error.
+    if (members.length === 0 || members[0]!.errorSince === 0) return false;
     const now = this.#now();
     for (const m of members) {
       if (m.errorSince === 0) return false;

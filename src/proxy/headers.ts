@@ -9,9 +9,13 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 /** Fields that describe one connection, never forwarded (RFC 9110 7.6.1, plus `Proxy-Connection` and `Trailer`). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'http2-settings']);
 
-/** Field names listed in a `Connection` header value, lower-cased. */
+/** Field names listed in a `Connection` header value, lower-cased; undefined for the usual bare values. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
+  if (typeof value === 'string' && value.length <= 10) {
+    const lower = value.toLowerCase(); // the common cases name no field: skip the split
+    if (lower === 'keep-alive' || lower === 'close' || lower === 'upgrade') return undefined; // all hop-by-hop already
+  }
   const text = Array.isArray(value) ? value.join(',') : value;
   let tokens: Set<string> | undefined;
   for (const token of text.split(',')) {
@@ -21,12 +25,6 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return tokens;
 }
 
-/** What {@link forwardedRequestHeaders} needs to know about the hop. */
-export interface ForwardingInfo {
-  /** Keep `Connection: upgrade` and `Upgrade` (WebSocket handshakes). */
-  upgrade: boolean;
-}
-
 /**
  * The request headers to send to a member: hop-by-hop fields dropped, `Expect` dropped (this
  * server already answered `100 Continue`), `X-Forwarded-For` appended with the client address,
@@ -34,7 +32,8 @@ export interface ForwardingInfo {
  * The Host header is left as the client sent it; the engine replaces it per member unless
  * `preserveHost` is on.
  */
-export function forwardedRequestHeaders(req: IncomingMessage, info: ForwardingInfo): IncomingHttpHeaders {
+/** `upgrade`: keep `Connection: upgrade` and `Upgrade` (WebSocket handshakes). */
+export function forwardedRequestHeaders(req: IncomingMessage, upgrade: boolean): IncomingHttpHeaders {
   const incoming = req.headers;
   const named = connectionTokens(incoming.connection);
   const out: IncomingHttpHeaders = {};
@@ -42,7 +41,7 @@ export function forwardedRequestHeaders(req: IncomingMessage, info: ForwardingIn
     if (HOP_BY_HOP.has(key) || key === 'expect' || named?.has(key)) continue;
     out[key] = incoming[key];
   }
-  if (info.upgrade && incoming.upgrade !== undefined) {
+  if (upgrade && incoming.upgrade !== undefined) {
     out.connection = 'upgrade';
     out.upgrade = incoming.upgrade;
   }
@@ -54,20 +53,38 @@ export function forwardedRequestHeaders(req: IncomingMessage, info: ForwardingIn
   return out;
 }
 
+/** A member's response head, ready for `res.writeHead`, and its Set-Cookie values. */
+export interface ForwardedResponseHead {
+  /** Flat `[name, value, ...]`: hop-by-hop fields dropped, original name case and repeated fields kept. */
+  fields: string[];
+  /** The Set-Cookie values, for the sticky session table. */
+  setCookie: string[] | undefined;
+}
+
 /**
- * The member's response head as a flat `[name, value, ...]` list for `res.writeHead`, hop-by-hop
- * fields dropped, original name case and repeated fields kept.
+ * The member's response head from its raw header list. Reads `rawHeaders` rather than
+ * `headers`, which Node builds lazily and which then need not be built at all.
  */
-export function forwardedResponseHeaders(raw: readonly string[], connection: string | string[] | undefined): string[] {
-  const named = connectionTokens(connection);
-  const out: string[] = [];
+export function forwardedResponseHead(raw: readonly string[]): ForwardedResponseHead {
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      const tokens = connectionTokens(raw[i + 1]);
+      if (tokens !== undefined) for (const t of tokens) (named ??= new Set()).add(t);
+    }
+  }
+  const fields: string[] = [];
+  let setCookie: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
-    out.push(name, raw[i + 1]!);
+    const value = raw[i + 1]!;
+    if (lower === 'set-cookie') (setCookie ??= []).push(value);
+    fields.push(name, value);
   }
-  return out;
+  return { fields, setCookie };
 }
 
 function isEncrypted(req: IncomingMessage): boolean {

@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Member } from '../pool/member.js';
 import type { FailureKind, ForwardOutcome } from './engine.js';
-import { forwardedResponseHeaders } from './headers.js';
+import { forwardedResponseHead } from './headers.js';
 
 /**
  * How a handshake attempt ended, in the same terms as a plain request's outcome (status 101, the
@@ -115,7 +115,7 @@ export function forwardUpgrade(
     proxyReq.on('response', (proxyRes) => {
       // The member declined to switch protocols: relay its answer as a plain HTTP response, then close.
       const lines = [`HTTP/1.1 ${proxyRes.statusCode} ${proxyRes.statusMessage ?? ''}`];
-      const fields = forwardedResponseHeaders(proxyRes.rawHeaders, proxyRes.headers.connection);
+      const { fields } = forwardedResponseHead(proxyRes.rawHeaders);
       for (let i = 0; i < fields.length; i += 2) lines.push(`${fields[i]}: ${fields[i + 1]}`);
       lines.push('connection: close');
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
