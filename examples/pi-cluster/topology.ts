@@ -15,6 +15,10 @@ export function clusterOptions(server1Url: string, server2Url: string): Balancer
     ],
     strategy: 'byrequests',
     retryMs: 10_000,
+    // The back ends' /health page, probed as Apache's mod_proxy_hcheck would (hcmethod=GET hcuri=/health).
+    healthCheck: { method: 'GET', path: '/health', intervalMs: 5000, passes: 2, fails: 3 },
+    // A client holding ROUTEID=.pi2 or .pi3 stays on that server; without the cookie, requests alternate.
+    sticky: { cookie: 'ROUTEID' },
   };
 }
 
