@@ -137,21 +137,33 @@ export function createBalancer(options: BalancerOptions): Balancer {
   // The per-request states are classes declared here, once per balancer, so that a request
   // allocates one object instead of a handful of closures (the hot path is measured by npm run bench).
 
-  /** A plain HTTP request through its attempts. */
-  class HttpRequestState implements RequestState {
+  /** What both kinds of request carry through their attempts. */
+  abstract class BaseRequestState implements RequestState {
     readonly sticky: StickyRequest | undefined;
     tried: Set<Member> | undefined = undefined;
     last: AttemptOutcome | undefined = undefined;
     lastMember: Member | undefined = undefined;
     stickyRefused = false;
 
+    constructor(readonly req: IncomingMessage) {
+      this.sticky = sticky?.read(req);
+    }
+
+    abstract attempt(member: Member): Promise<boolean>;
+    abstract replayable(): boolean;
+    abstract clientGone(): boolean;
+    abstract answer(status: number, message: string): void;
+  }
+
+  /** A plain HTTP request through its attempts. */
+  class HttpRequestState extends BaseRequestState {
     constructor(
-      readonly req: IncomingMessage,
+      req: IncomingMessage,
       readonly res: ServerResponse,
       readonly body: ReplayableBody | undefined,
       readonly withBody: boolean,
     ) {
-      this.sticky = sticky?.read(req);
+      super(req);
     }
 
     async attempt(member: Member): Promise<boolean> {
@@ -175,19 +187,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
   }
 
   /** An Upgrade handshake (WebSocket) through its attempts: same members, rules and retries. */
-  class UpgradeRequestState implements RequestState {
-    readonly sticky: StickyRequest | undefined;
-    tried: Set<Member> | undefined = undefined;
-    last: AttemptOutcome | undefined = undefined;
-    lastMember: Member | undefined = undefined;
-    stickyRefused = false;
-
+  class UpgradeRequestState extends BaseRequestState {
     constructor(
-      readonly req: IncomingMessage,
+      req: IncomingMessage,
       readonly socket: Duplex,
       readonly head: Buffer,
     ) {
-      this.sticky = sticky?.read(req);
+      super(req);
     }
 
     async attempt(member: Member): Promise<boolean> {
