@@ -21,8 +21,11 @@ import type { PickContext, Strategy } from './strategies/strategy.js';
 
 /** Plain-JSON state of a balancer, as {@link Balancer.snapshot} returns it. */
 export interface BalancerSnapshot {
+  /** The strategy's name. */
   strategy: string;
+  /** Every member, in configuration order. */
   members: MemberSnapshot[];
+  /** The members' counters added up. */
   totals: { requests: number; inFlight: number; failures: number; bytesSent: number; bytesReceived: number };
   /** Requests the balancer is serving now, and retries among them. */
   inFlight: { requests: number; retries: number };
