@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { fromApacheConfig } from './apache/import.js';
 import { createBalancer, type Balancer } from './balancer.js';
-import type { BalancerOptions } from './config.js';
+import { normalizeOptions, type BalancerOptions } from './config.js';
 import { BalancerConfigError, expectKnownKeys, expectPlainObject, optionalInteger } from './validate.js';
 
 const USAGE = `usage: proxy-balancer --config <file.json> [--port <n>] [--host <addr>] [--check]
@@ -21,7 +21,7 @@ const USAGE = `usage: proxy-balancer --config <file.json> [--port <n>] [--host <
   --apache     an Apache httpd config with <Proxy "balancer://..."> blocks and ProxyPass
   --balancer   which balancer of the Apache config to serve (needed when it has several)
   --port/--host override the listen block
-  --check      validate the configuration, print it, and exit
+  --check      validate the configuration, print it, and exit (connects to nothing)
 `;
 
 /** Where and how the command listens. */
@@ -138,17 +138,19 @@ async function main(): Promise<void> {
   try {
     const loaded = loadConfig(args);
     listen = loaded.listen;
+    const config = normalizeOptions(loaded.options);
+    if (config.members.length === 0) throw new UsageError('the configuration defines no member to balance over');
+    if (args.check) {
+      // Validation only: no balancer is created, so nothing is probed or connected to.
+      const members = config.members.map((m) => ({ route: m.route, url: m.url.href, weight: m.weight, lbset: m.lbset, status: m.status }));
+      process.stdout.write(`${JSON.stringify({ listen, members, options: loaded.options }, null, 2)}\n`);
+      return;
+    }
     balancer = createBalancer(loaded.options);
-    if (balancer.pool.members.length === 0) throw new UsageError('the configuration defines no member to balance over');
   } catch (err) {
     if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
     if (err instanceof BalancerConfigError || (err as { code?: string }).code === 'ERR_APACHE_CONFIG') fail(`${(err as Error).name}: ${(err as Error).message}`, 2);
     throw err;
-  }
-  if (args.check) {
-    process.stdout.write(`${JSON.stringify({ listen, snapshot: balancer.snapshot() }, null, 2)}\n`);
-    await balancer.close();
-    return;
   }
 
   const server = http.createServer(mounted(balancer, listen.path));

@@ -1,7 +1,8 @@
 // fromApacheConfig: Apache httpd mod_proxy_balancer configuration to proxy-balancer options.
-// Pure parsing: the 192.168.x.x and example.com addresses are configuration data, nothing connects.
+// Pure parsing: the addresses (RFC 5737 documentation range 192.0.2.x, the study's Pi addresses in the example config, example.com) are configuration data; nothing connects.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { PI_ADDRESSES } from '../examples/pi-cluster/topology.js';
 import { describe, expect, it } from 'vitest';
 import { ApacheConfigError, fromApacheConfig, type ApacheImport, type ImportedBalancerOptions } from '../src/apache/import.js';
 import { parseApacheConfig, splitWords } from '../src/apache/lexer.js';
@@ -9,6 +10,8 @@ import { normalizeOptions } from '../src/config.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/apache/', import.meta.url));
 const fixture = (name: string): ApacheImport => fromApacheConfig(readFileSync(`${fixtures}${name}`, 'utf8'));
+/** The study's own front-end config ships as example configuration, beside the Pi example. */
+const studyConfig = (): ApacheImport => fromApacheConfig(readFileSync(fileURLToPath(new URL('../examples/pi-cluster/apache/httpd.conf', import.meta.url)), 'utf8'));
 
 /** The one balancer of a result. */
 function only(result: ApacheImport): ApacheImport['balancers'][number] {
@@ -26,11 +29,11 @@ const PROXY_PASS_REVERSE = { directive: 'ProxyPassReverse' };
 
 describe('the study\'s Raspberry Pi front end', () => {
   it('imports the two-member balancer and its mount path', () => {
-    const result = fixture('pi-cluster.conf');
+    const result = studyConfig();
     expect(result.balancers).toEqual([{
       name: 'mycluster',
       mountPath: '/',
-      options: { members: [{ url: 'http://192.168.10.2:80' }, { url: 'http://192.168.10.3:80' }] },
+      options: { members: [{ url: `${PI_ADDRESSES.server1}:80` }, { url: `${PI_ADDRESSES.server2}:80` }] },
       line: 3,
     }]);
     expect(reported(result)).toEqual([{ ...PROXY_PASS_REVERSE, line: 8 }]);
@@ -46,9 +49,9 @@ describe('the study\'s Raspberry Pi front end', () => {
       line: 20,
       options: {
         members: [
-          { url: 'http://192.168.10.2:80', route: 'pi2', weight: 2 },
-          { url: 'http://192.168.10.3:80', route: 'pi3', weight: 1 },
-          { url: 'http://192.168.10.4:80', route: 'spare', lbset: 1, status: 'standby' },
+          { url: 'http://192.0.2.2:80', route: 'pi2', weight: 2 },
+          { url: 'http://192.0.2.3:80', route: 'pi3', weight: 1 },
+          { url: 'http://192.0.2.4:80', route: 'spare', lbset: 1, status: 'standby' },
         ],
         sticky: { cookie: 'ROUTEID', urlParam: 'ROUTEID', setCookie: { path: '/' } },
         healthCheck: { method: 'GET', path: '/health' },
@@ -70,18 +73,18 @@ describe('the study\'s Raspberry Pi front end', () => {
     ['timeout=10', { timeoutMs: 10_000 }],
   ])('maps the member parameter %s', (parameter, expected) => {
     const result = fromApacheConfig(`<Proxy "balancer://mycluster">
-    BalancerMember "http://192.168.10.2:80" ${parameter}
-    BalancerMember "http://192.168.10.3:80"
+    BalancerMember "http://192.0.2.2:80" ${parameter}
+    BalancerMember "http://192.0.2.3:80"
 </Proxy>
 ProxyPass "/" "balancer://mycluster/"`);
-    expect(only(result).options.members[0]).toEqual({ url: 'http://192.168.10.2:80', ...expected });
+    expect(only(result).options.members[0]).toEqual({ url: 'http://192.0.2.2:80', ...expected });
     expect(result.unsupported).toEqual([]);
   });
 
   it('maps stickysession=ROUTEID to both the cookie and the URL parameter, and hcmethod/hcuri to a health check', () => {
     const { options } = only(fromApacheConfig(`<Proxy "balancer://mycluster">
-    BalancerMember "http://192.168.10.2:80" route=pi2 hcmethod=GET hcuri=/health
-    BalancerMember "http://192.168.10.3:80" route=pi3 hcmethod=GET hcuri=/health
+    BalancerMember "http://192.0.2.2:80" route=pi2 hcmethod=GET hcuri=/health
+    BalancerMember "http://192.0.2.3:80" route=pi3 hcmethod=GET hcuri=/health
     ProxySet stickysession=ROUTEID
 </Proxy>
 ProxyPass "/" "balancer://mycluster/"`));
@@ -96,7 +99,7 @@ describe('the Apache manual\'s example configurations', () => {
     const result = fixture('manual-balancer-basic.conf');
     expect(only(result)).toEqual({
       name: 'mycluster', mountPath: '/test', line: 3,
-      options: { members: [{ url: 'http://192.168.1.50:80' }, { url: 'http://192.168.1.51:80' }] },
+      options: { members: [{ url: 'http://192.0.2.50:80' }, { url: 'http://192.0.2.51:80' }] },
     });
     expect(reported(result)).toEqual([{ ...PROXY_PASS_REVERSE, line: 8 }]);
   });
@@ -104,7 +107,7 @@ describe('the Apache manual\'s example configurations', () => {
   it('mod_proxy_balancer: routes, stickysession and the Header Set-Cookie recipe written before the balancer', () => {
     const result = fixture('manual-balancer-sticky-cookie.conf');
     expect(only(result).options).toEqual({
-      members: [{ url: 'http://192.168.1.50:80', route: '1' }, { url: 'http://192.168.1.51:80', route: '2' }],
+      members: [{ url: 'http://192.0.2.50:80', route: '1' }, { url: 'http://192.0.2.51:80', route: '2' }],
       sticky: { cookie: 'ROUTEID', urlParam: 'ROUTEID', setCookie: { path: '/' } },
     });
     expect(reported(result)).toEqual([{ ...PROXY_PASS_REVERSE, line: 10 }]);
@@ -206,8 +209,8 @@ describe('balancer parameters (ProxySet, ProxyPass, <Proxy> line)', () => {
   const withParams = (where: 'ProxySet' | 'ProxyPass' | 'Proxy', params: string): ApacheImport =>
     fromApacheConfig([
       `<Proxy "balancer://c"${where === 'Proxy' ? ` ${params}` : ''}>`,
-      '  BalancerMember http://192.168.10.2:80 route=a',
-      '  BalancerMember http://192.168.10.3:80 route=b',
+      '  BalancerMember http://192.0.2.2:80 route=a',
+      '  BalancerMember http://192.0.2.3:80 route=b',
       where === 'ProxySet' ? `  ProxySet ${params}` : '',
       '</Proxy>',
       `ProxyPass /app balancer://c/${where === 'ProxyPass' ? ` ${params}` : ''}`,
@@ -268,42 +271,42 @@ ProxyPreserveHost On
   </Location>
 </VirtualHost>
 <Proxy balancer://a>
-  BalancerMember http://192.168.10.2:80
+  BalancerMember http://192.0.2.2:80
 </Proxy>
 <Proxy balancer://b>
-  BalancerMember http://192.168.10.3:80 timeout=7
+  BalancerMember http://192.0.2.3:80 timeout=7
   ProxyPreserveHost On
 </Proxy>
 <Proxy balancer://c>
-  BalancerMember http://192.168.10.4:80
+  BalancerMember http://192.0.2.4:80
 </Proxy>`);
     expect(result.unsupported).toEqual([]);
     const byName = Object.fromEntries(result.balancers.map((b) => [b.name, b]));
     expect(byName.a).toMatchObject({ mountPath: '/a', line: 5, options: { timeoutMs: 20_000, preserveHost: true } });
     expect(byName.b).toMatchObject({ mountPath: '/b', options: { timeoutMs: 7000, preserveHost: true } });
-    expect(byName.b!.options.members[0]).toEqual({ url: 'http://192.168.10.3:80' });
+    expect(byName.b!.options.members[0]).toEqual({ url: 'http://192.0.2.3:80' });
     expect(byName.c).toMatchObject({ mountPath: '/c', options: { timeoutMs: 300_000, preserveHost: false } });
   });
 
   it('hoists retry, timeout, connectiontimeout and health checks only when every member agrees', () => {
     const result = fromApacheConfig(`<Proxy balancer://same>
-  BalancerMember http://192.168.10.2:80 retry=5 timeout=9 connectiontimeout=250ms hcmethod=TCP hcinterval=2
-  BalancerMember http://192.168.10.3:80 retry=5 timeout=9 connectiontimeout=250ms hcmethod=TCP hcinterval=2
+  BalancerMember http://192.0.2.2:80 retry=5 timeout=9 connectiontimeout=250ms hcmethod=TCP hcinterval=2
+  BalancerMember http://192.0.2.3:80 retry=5 timeout=9 connectiontimeout=250ms hcmethod=TCP hcinterval=2
 </Proxy>
 <Proxy balancer://mixed>
-  BalancerMember http://192.168.10.2:80 retry=5 timeout=9 hcmethod=TCP
-  BalancerMember http://192.168.10.3:80 retry=0 timeout=8
+  BalancerMember http://192.0.2.2:80 retry=5 timeout=9 hcmethod=TCP
+  BalancerMember http://192.0.2.3:80 retry=0 timeout=8
 </Proxy>`);
     const [same, mixed] = result.balancers;
     expect(same!.options).toEqual({
-      members: [{ url: 'http://192.168.10.2:80' }, { url: 'http://192.168.10.3:80' }],
+      members: [{ url: 'http://192.0.2.2:80' }, { url: 'http://192.0.2.3:80' }],
       retryMs: 5000, timeoutMs: 9000, connectTimeoutMs: 250,
       healthCheck: { method: 'TCP', intervalMs: 2000 },
     });
     expect(mixed!.options).toEqual({
       members: [
-        { url: 'http://192.168.10.2:80', retryMs: 5000, timeoutMs: 9000, healthCheck: { method: 'TCP' } },
-        { url: 'http://192.168.10.3:80', retryMs: 0, timeoutMs: 8000 },
+        { url: 'http://192.0.2.2:80', retryMs: 5000, timeoutMs: 9000, healthCheck: { method: 'TCP' } },
+        { url: 'http://192.0.2.3:80', retryMs: 0, timeoutMs: 8000 },
       ],
     });
     expect(result.unsupported).toEqual([]);
@@ -314,12 +317,12 @@ describe('Apache syntax', () => {
   it('joins continuation lines and reports the line a directive starts on', () => {
     const result = fromApacheConfig([
       '<Proxy balancer://c>',
-      '  BalancerMember http://192.168.10.2:80 \\',
+      '  BalancerMember http://192.0.2.2:80 \\',
       '      loadfactor=4 \\',
       '      max=9',
       '</Proxy>',
     ].join('\n'));
-    expect(only(result).options.members[0]).toEqual({ url: 'http://192.168.10.2:80', weight: 4 });
+    expect(only(result).options.members[0]).toEqual({ url: 'http://192.0.2.2:80', weight: 4 });
     expect(reported(result)).toEqual([{ directive: 'BalancerMember', parameter: 'max', line: 2 }]);
   });
 
@@ -332,15 +335,15 @@ describe('Apache syntax', () => {
   });
 
   it('reads CRLF line endings', () => {
-    const result = fromApacheConfig('<Proxy balancer://c>\r\n  BalancerMember http://192.168.10.2:80 \\\r\n  route=a\r\n</Proxy>\r\n');
-    expect(only(result).options.members).toEqual([{ url: 'http://192.168.10.2:80', route: 'a' }]);
+    const result = fromApacheConfig('<Proxy balancer://c>\r\n  BalancerMember http://192.0.2.2:80 \\\r\n  route=a\r\n</Proxy>\r\n');
+    expect(only(result).options.members).toEqual([{ url: 'http://192.0.2.2:80', route: 'a' }]);
   });
 
   it('treats # as a comment only at the start of a line, as httpd does', () => {
     const result = fromApacheConfig(`# <Proxy balancer://commented>
-   # BalancerMember http://192.168.10.9:80
+   # BalancerMember http://192.0.2.9:80
 <Proxy balancer://c>
-  BalancerMember http://192.168.10.2:80 # not a comment
+  BalancerMember http://192.0.2.2:80 # not a comment
 </Proxy>`);
     expect(result.balancers.map((b) => b.name)).toEqual(['c']);
     expect(only(result).options.members).toEqual([]);
@@ -356,17 +359,17 @@ describe('Apache syntax', () => {
 
   it('accepts quoted and bare arguments and quoted key=value words alike', () => {
     const result = fromApacheConfig(`<Proxy 'balancer://c'>
-  BalancerMember 'http://192.168.10.2:80' "route=a b"
-  BalancerMember http://192.168.10.3:80 route=c
+  BalancerMember 'http://192.0.2.2:80' "route=a b"
+  BalancerMember http://192.0.2.3:80 route=c
 </Proxy>`);
-    expect(only(result).options.members).toEqual([{ url: 'http://192.168.10.2:80' }, { url: 'http://192.168.10.3:80', route: 'c' }]);
+    expect(only(result).options.members).toEqual([{ url: 'http://192.0.2.2:80' }, { url: 'http://192.0.2.3:80', route: 'c' }]);
     expect(reported(result)).toEqual([{ directive: 'BalancerMember', parameter: 'route', line: 2 }]);
   });
 
   it('is case-insensitive in directive names, section names, parameter keys, On/Off, status letters and hcmethod', () => {
     const result = fromApacheConfig(`<ifmodule MOD_PROXY.C>
 <PROXY "BALANCER://MyCluster">
-  balancermember "http://192.168.10.2:80" LoadFactor=3 STATUS=+h HCMETHOD=get11 HcUri=/up
+  balancermember "http://192.0.2.2:80" LoadFactor=3 STATUS=+h HCMETHOD=get11 HcUri=/up
   proxyset LBMETHOD=bytraffic NoFailover=ON StickySession=ROUTEID
 </proxy>
 </IFMODULE>
@@ -376,7 +379,7 @@ PROXYPRESERVEHOST on`);
     expect(only(result)).toEqual({
       name: 'mycluster', mountPath: '/', line: 2,
       options: {
-        members: [{ url: 'http://192.168.10.2:80', weight: 3, status: 'standby' }],
+        members: [{ url: 'http://192.0.2.2:80', weight: 3, status: 'standby' }],
         strategy: 'bytraffic',
         preserveHost: true,
         sticky: { cookie: 'ROUTEID', urlParam: 'ROUTEID', failover: false },
@@ -392,7 +395,7 @@ PROXYPRESERVEHOST on`);
   });
 
   it('substitutes ${NAME} from Define lines above it and leaves other names as written', () => {
-    const result = fromApacheConfig(`Define BACKEND 192.168.10.2
+    const result = fromApacheConfig(`Define BACKEND 192.0.2.2
 <Proxy balancer://c>
   BalancerMember http://\${BACKEND}:80
   BalancerMember http://\${OTHER}:80
@@ -400,27 +403,27 @@ PROXYPRESERVEHOST on`);
 UnDefine BACKEND
 ProxyPass /\${BACKEND} balancer://c/`);
     expect(only(result).mountPath).toBeUndefined();
-    expect(only(result).options.members).toEqual([{ url: 'http://192.168.10.2:80' }]);
+    expect(only(result).options.members).toEqual([{ url: 'http://192.0.2.2:80' }]);
     expect(reported(result)).toEqual([{ directive: 'BalancerMember', line: 4 }, { directive: 'ProxyPass', line: 7 }]);
     expect(result.unsupported[0]!.reason).toMatch(/uses \$\{OTHER\}, which no Define above it sets/);
     expect(result.unsupported[1]!.reason).toMatch(/uses \$\{BACKEND\}/);
   });
 
   it('takes the BalancerMember balancer://name url form outside a section, with its parameters in any position', () => {
-    const result = fromApacheConfig(`BalancerMember balancer://c http://192.168.10.2:80 route=a
-BalancerMember loadfactor=2 balancer://c http://192.168.10.3:80
+    const result = fromApacheConfig(`BalancerMember balancer://c http://192.0.2.2:80 route=a
+BalancerMember loadfactor=2 balancer://c http://192.0.2.3:80
 ProxySet balancer://c lbmethod=bybusyness
 ProxyPass /app balancer://c`);
     expect(only(result)).toEqual({
       name: 'c', mountPath: '/app', line: 1,
-      options: { members: [{ url: 'http://192.168.10.2:80', route: 'a' }, { url: 'http://192.168.10.3:80', weight: 2 }], strategy: 'bybusyness' },
+      options: { members: [{ url: 'http://192.0.2.2:80', route: 'a' }, { url: 'http://192.0.2.3:80', weight: 2 }], strategy: 'bybusyness' },
     });
     expect(result.unsupported).toEqual([]);
   });
 
   it('status letters set with + (the default) and clear with -, the sign carrying over', () => {
     const statusOf = (value: string): unknown =>
-      only(fromApacheConfig(`BalancerMember balancer://c http://192.168.10.2:80 status=${value}`)).options.members[0]!.status;
+      only(fromApacheConfig(`BalancerMember balancer://c http://192.0.2.2:80 status=${value}`)).options.members[0]!.status;
     expect(statusOf('D')).toBe('disabled');
     expect(statusOf('+S')).toBe('stopped');
     expect(statusOf('N')).toBe('drain');
@@ -434,37 +437,37 @@ ProxyPass /app balancer://c`);
 
   it('reads units in connectiontimeout and hcinterval as ap_timeout_parameter_parse does', () => {
     const connect = (value: string): unknown =>
-      only(fromApacheConfig(`BalancerMember balancer://c http://192.168.10.2:80 connectiontimeout=${value}`)).options.connectTimeoutMs;
+      only(fromApacheConfig(`BalancerMember balancer://c http://192.0.2.2:80 connectiontimeout=${value}`)).options.connectTimeoutMs;
     expect(connect('3')).toBe(3000);
     expect(connect('3s')).toBe(3000);
     expect(connect('300ms')).toBe(300);
     expect(connect('2mi')).toBe(120_000);
     expect(connect('1h')).toBe(3_600_000);
     const interval = (value: string): unknown =>
-      (only(fromApacheConfig(`BalancerMember balancer://c http://192.168.10.2:80 hcmethod=TCP hcinterval=${value}`)).options.healthCheck || undefined)?.intervalMs;
+      (only(fromApacheConfig(`BalancerMember balancer://c http://192.0.2.2:80 hcmethod=TCP hcinterval=${value}`)).options.healthCheck || undefined)?.intervalMs;
     expect(interval('100ms')).toBe(100);
     expect(interval('15')).toBe(15_000);
   });
 
   it('gives an hcuri without a leading slash the slash httpd puts before it', () => {
-    const { options } = only(fromApacheConfig('BalancerMember balancer://c http://192.168.10.2:80/app hcmethod=GET hcuri=health'));
+    const { options } = only(fromApacheConfig('BalancerMember balancer://c http://192.0.2.2:80/app hcmethod=GET hcuri=health'));
     expect(options.healthCheck).toEqual({ method: 'GET', path: '/health' });
   });
 
   it('hcpasses=0 and hcfails=0 behave as 1 in httpd', () => {
-    const { options } = only(fromApacheConfig('BalancerMember balancer://c http://192.168.10.2:80 hcmethod=HEAD hcpasses=0 hcfails=0'));
+    const { options } = only(fromApacheConfig('BalancerMember balancer://c http://192.0.2.2:80 hcmethod=HEAD hcpasses=0 hcfails=0'));
     expect(options.healthCheck).toEqual({ method: 'HEAD', passes: 1, fails: 1 });
   });
 
   it('loadfactor is truncated to hundredths by httpd, so 100.001 is accepted as 100', () => {
-    const { options } = only(fromApacheConfig('BalancerMember balancer://c http://192.168.10.2:80 loadfactor=100.001'));
+    const { options } = only(fromApacheConfig('BalancerMember balancer://c http://192.0.2.2:80 loadfactor=100.001'));
     expect(options.members[0]!.weight).toBe(100);
   });
 
   it('names balancers in lower case, ignores a path on the section URL, and keeps the first-mention line', () => {
     const result = fromApacheConfig(`ProxyPass /x balancer://Pi/
 <Proxy "proxy:balancer://PI/ignored/path">
-  BalancerMember http://192.168.10.2:80
+  BalancerMember http://192.0.2.2:80
 </Proxy>`);
     expect(only(result)).toMatchObject({ name: 'pi', mountPath: '/x', line: 1 });
     expect(only(result).options.members).toHaveLength(1);
@@ -491,9 +494,9 @@ SetHandler server-status
 
 describe('structure errors throw ApacheConfigError naming the line', () => {
   it.each([
-    ['an unclosed <Proxy>', '<VirtualHost *:80>\n</VirtualHost>\n<Proxy "balancer://c">\n  BalancerMember http://192.168.10.2:80\n', 3, /<Proxy> section is never closed/],
+    ['an unclosed <Proxy>', '<VirtualHost *:80>\n</VirtualHost>\n<Proxy "balancer://c">\n  BalancerMember http://192.0.2.2:80\n', 3, /<Proxy> section is never closed/],
     ['an unclosed <VirtualHost> around a closed <Proxy>', '<VirtualHost *:80>\n<Proxy balancer://c>\n</Proxy>\n', 1, /<VirtualHost> section is never closed/],
-    ['a </Proxy> without <Proxy>', 'BalancerMember balancer://c http://192.168.10.2:80\n</Proxy>', 2, /<\/Proxy> without a matching <Proxy>/],
+    ['a </Proxy> without <Proxy>', 'BalancerMember balancer://c http://192.0.2.2:80\n</Proxy>', 2, /<\/Proxy> without a matching <Proxy>/],
     ['a section closed under another name', '<VirtualHost *:80>\n<Proxy balancer://c>\n</VirtualHost>\n</Proxy>', 3, /expected <\/Proxy> \(opened on line 2\) but saw <\/VirtualHost>/],
     ['a section line without >', '<Proxy "balancer://c"\n</Proxy>', 1, /missing its closing '>'/],
   ])('%s', (_what, text, line, message) => {
@@ -512,8 +515,8 @@ describe('structure errors throw ApacheConfigError naming the line', () => {
 
 describe('every unsupported report names the directive, the parameter and the line', () => {
   /** Members and mount that make a valid balancer `c`, so a case adds only what it tests. */
-  const member = (params: string): string => `<Proxy balancer://c>\n  BalancerMember http://192.168.10.2:80 ${params}\n</Proxy>`;
-  const balancer = (params: string): string => `<Proxy balancer://c>\n  BalancerMember http://192.168.10.2:80\n  ProxySet ${params}\n</Proxy>`;
+  const member = (params: string): string => `<Proxy balancer://c>\n  BalancerMember http://192.0.2.2:80 ${params}\n</Proxy>`;
+  const balancer = (params: string): string => `<Proxy balancer://c>\n  BalancerMember http://192.0.2.2:80\n  ProxySet ${params}\n</Proxy>`;
 
   it.each([
     // Member parameters: line 2, inside the <Proxy> section.
@@ -607,7 +610,7 @@ describe('every unsupported report names the directive, the parameter and the li
     ['a directive inside <Proxy balancer://>', '<Proxy balancer://c>\n  Require all granted\n</Proxy>', 'Require', 2, /inside <Proxy balancer:\/\/c>/],
     ['ProxyPreserveHost not On or Off inside <Proxy>', '<Proxy balancer://c>\n  ProxyPreserveHost yes\n</Proxy>', 'ProxyPreserveHost', 2, /On or Off/],
     ['a negated <IfModule>', '<IfModule !mod_proxy.c>\n  ProxyPass / balancer://c/\n</IfModule>', 'ProxyPass', 2, /<IfModule !mod_proxy\.c>.*does not evaluate/],
-    ['a proxy directive inside <IfDefine>', '<IfDefine CLUSTER>\n  BalancerMember balancer://c http://192.168.10.2:80\n</IfDefine>', 'BalancerMember', 2, /<IfDefine CLUSTER>/],
+    ['a proxy directive inside <IfDefine>', '<IfDefine CLUSTER>\n  BalancerMember balancer://c http://192.0.2.2:80\n</IfDefine>', 'BalancerMember', 2, /<IfDefine CLUSTER>/],
     ['a <Proxy> section inside <IfVersion>', '<IfVersion >= 2.4>\n  <Proxy balancer://c>\n  </Proxy>\n</IfVersion>', '<Proxy>', 2, /<IfVersion >= 2\.4>/],
     ['ProxyPass inside <LocationMatch>', '<LocationMatch "^/a">\n  ProxyPass balancer://c/\n</LocationMatch>', 'ProxyPass', 2, /<LocationMatch/],
     ['ProxyPass inside <Location ~>', '<Location ~ "^/a">\n  ProxyPass balancer://c/\n</Location>', 'ProxyPass', 2, /<Location ~/],
@@ -620,27 +623,27 @@ describe('every unsupported report names the directive, the parameter and the li
     ['a Balancer* directive', 'BalancerGrowth 5', 'BalancerGrowth', 1, /no equivalent/],
     ['RewriteRule to a balancer', 'RewriteRule ^/(.*)$ balancer://c/$1 [P]', 'RewriteRule', 1, /no equivalent/],
     ['RequestHeader with a BALANCER_ variable', 'RequestHeader set X-Route %{BALANCER_WORKER_ROUTE}e', 'RequestHeader', 1, /no equivalent/],
-    ['BalancerMember inside <Location>', '<Location /a>\n  BalancerMember http://192.168.10.2:80\n</Location>', 'BalancerMember', 2, /inside <Location>/],
-    ['BalancerMember outside a section without a balancer URL', 'BalancerMember http://192.168.10.2:80', 'BalancerMember', 1, /must start with the balancer URL/],
-    ['BalancerMember naming balancer:// without a name', 'BalancerMember balancer:// http://192.168.10.2:80', 'BalancerMember', 1, /no balancer name/],
+    ['BalancerMember inside <Location>', '<Location /a>\n  BalancerMember http://192.0.2.2:80\n</Location>', 'BalancerMember', 2, /inside <Location>/],
+    ['BalancerMember outside a section without a balancer URL', 'BalancerMember http://192.0.2.2:80', 'BalancerMember', 1, /must start with the balancer URL/],
+    ['BalancerMember naming balancer:// without a name', 'BalancerMember balancer:// http://192.0.2.2:80', 'BalancerMember', 1, /no balancer name/],
     ['BalancerMember without a member URL', 'BalancerMember balancer://c route=a', 'BalancerMember', 1, /needs a member URL/],
-    ['BalancerMember naming the balancer inside <Proxy>', '<Proxy balancer://c>\n  BalancerMember balancer://c http://192.168.10.2:80\n</Proxy>', 'BalancerMember', 2, /must not name the balancer/],
-    ['an ajp:// member', 'BalancerMember balancer://c ajp://192.168.10.2:8009', 'BalancerMember', 1, /ajp: scheme/],
+    ['BalancerMember naming the balancer inside <Proxy>', '<Proxy balancer://c>\n  BalancerMember balancer://c http://192.0.2.2:80\n</Proxy>', 'BalancerMember', 2, /must not name the balancer/],
+    ['an ajp:// member', 'BalancerMember balancer://c ajp://192.0.2.2:8009', 'BalancerMember', 1, /ajp: scheme/],
     ['an fcgi:// member', 'BalancerMember balancer://c fcgi://127.0.0.1:9000', 'BalancerMember', 1, /fcgi: scheme/],
     ['a unix: member', 'BalancerMember balancer://c unix:/run/app.sock|http://localhost/', 'BalancerMember', 1, /unix: scheme/],
     ['a member that is not a URL', 'BalancerMember balancer://c backend', 'BalancerMember', 1, /"backend" is not a URL/],
     ['a member URL that does not parse', 'BalancerMember balancer://c http://[bad', 'BalancerMember', 1, /not a valid URL/],
-    ['a member URL with a fragment', 'BalancerMember balancer://c http://192.168.10.2:80/#top', 'BalancerMember', 1, /^url must not contain a query or fragment/],
-    ['a member URL with credentials', 'BalancerMember balancer://c http://u:p@192.168.10.2:80', 'BalancerMember', 1, /^url must not contain credentials/],
-    ['a member URL with a query (its = makes it a parameter, as in httpd)', 'BalancerMember balancer://c http://192.168.10.2:80/?a=1', 'BalancerMember', 1, /needs a member URL/],
-    ['a <Proxy> section with an undefined ${NAME}', '<Proxy balancer://${NAME}>\n  BalancerMember http://192.168.10.2:80\n</Proxy>', '<Proxy>', 1, /uses \$\{NAME\}/],
-    ['ProxySet on a worker URL', 'ProxySet http://192.168.10.2:80 retry=5', 'ProxySet', 1, /standalone worker/],
+    ['a member URL with a fragment', 'BalancerMember balancer://c http://192.0.2.2:80/#top', 'BalancerMember', 1, /^url must not contain a query or fragment/],
+    ['a member URL with credentials', 'BalancerMember balancer://c http://u:p@192.0.2.2:80', 'BalancerMember', 1, /^url must not contain credentials/],
+    ['a member URL with a query (its = makes it a parameter, as in httpd)', 'BalancerMember balancer://c http://192.0.2.2:80/?a=1', 'BalancerMember', 1, /needs a member URL/],
+    ['a <Proxy> section with an undefined ${NAME}', '<Proxy balancer://${NAME}>\n  BalancerMember http://192.0.2.2:80\n</Proxy>', '<Proxy>', 1, /uses \$\{NAME\}/],
+    ['ProxySet on a worker URL', 'ProxySet http://192.0.2.2:80 retry=5', 'ProxySet', 1, /standalone worker/],
     ['ProxySet before its balancer exists', 'ProxySet balancer://c lbmethod=bytraffic', 'ProxySet', 1, /before anything defines it/],
     ['ProxyPass ~', 'ProxyPass ~ "^/a" balancer://c/', 'ProxyPass', 1, /regular expression/],
     ['ProxyPass without a URL', 'ProxyPass /a', 'ProxyPass', 1, /needs a path and a URL/],
     ['ProxyPass with a path inside <Location>', '<Location /a>\n  ProxyPass /a balancer://c/\n</Location>', 'ProxyPass', 2, /takes no path/],
     ['ProxyPass exclusion', 'ProxyPass /static !', 'ProxyPass', 1, /exclusion/],
-    ['ProxyPass to one server', 'ProxyPass /a http://192.168.10.2:80/', 'ProxyPass', 1, /one server/],
+    ['ProxyPass to one server', 'ProxyPass /a http://192.0.2.2:80/', 'ProxyPass', 1, /one server/],
     ['ProxyPass with a path that is not a URL path', 'ProxyPass * balancer://c/', 'ProxyPass', 1, /not a URL path/],
     ['ProxyPass to balancer:// without a name', 'ProxyPass /a balancer://', 'ProxyPass', 1, /no balancer name/],
     ['ProxyHCTemplate without a name', 'ProxyHCTemplate', 'ProxyHCTemplate', 1, /needs a name/],
@@ -659,7 +662,7 @@ describe('every unsupported report names the directive, the parameter and the li
   });
 
   it('reports the ProxyPass flags, mapping=, a path after the balancer name and a second mount', () => {
-    const result = fromApacheConfig(`BalancerMember balancer://c http://192.168.10.2:80
+    const result = fromApacheConfig(`BalancerMember balancer://c http://192.0.2.2:80
 ProxyPass /a balancer://c/ nocanon
 ProxyPass /b balancer://c/sub/ interpolate mapping=servlet
 ProxyPass /c balancer://c/ NoQuery`);
@@ -679,29 +682,29 @@ ProxyPass /c balancer://c/ NoQuery`);
 
   it('reports a duplicate member and keeps the first', () => {
     const result = fromApacheConfig(`<Proxy balancer://c>
-  BalancerMember http://192.168.10.2:80 route=a
-  BalancerMember http://192.168.10.2 route=b
+  BalancerMember http://192.0.2.2:80 route=a
+  BalancerMember http://192.0.2.2 route=b
 </Proxy>`);
-    expect(only(result).options.members).toEqual([{ url: 'http://192.168.10.2:80', route: 'a' }]);
+    expect(only(result).options.members).toEqual([{ url: 'http://192.0.2.2:80', route: 'a' }]);
     expect(reported(result)).toEqual([{ directive: 'BalancerMember', line: 3 }]);
     expect(result.unsupported[0]!.reason).toMatch(/duplicates the member on line 2/);
   });
 
   it('reports a route shared by two members (httpd allows it, proxy-balancer routes are unique)', () => {
     const result = fromApacheConfig(`<Proxy balancer://c>
-  BalancerMember http://192.168.10.2:80 route=a
-  BalancerMember http://192.168.10.3:80 route=a
+  BalancerMember http://192.0.2.2:80 route=a
+  BalancerMember http://192.0.2.3:80 route=a
 </Proxy>`);
-    expect(only(result).options.members).toEqual([{ url: 'http://192.168.10.2:80', route: 'a' }, { url: 'http://192.168.10.3:80' }]);
+    expect(only(result).options.members).toEqual([{ url: 'http://192.0.2.2:80', route: 'a' }, { url: 'http://192.0.2.3:80' }]);
     expect(reported(result)).toEqual([{ directive: 'BalancerMember', parameter: 'route', line: 3 }]);
     expect(result.unsupported[0]!.reason).toMatch(/duplicates another member's route/);
   });
 
   it('reports connectiontimeout when the members disagree', () => {
     const result = fromApacheConfig(`<Proxy balancer://c>
-  BalancerMember http://192.168.10.2:80 connectiontimeout=1
-  BalancerMember http://192.168.10.3:80 ConnectionTimeout=2
-  BalancerMember http://192.168.10.4:80
+  BalancerMember http://192.0.2.2:80 connectiontimeout=1
+  BalancerMember http://192.0.2.3:80 ConnectionTimeout=2
+  BalancerMember http://192.0.2.4:80
 </Proxy>`);
     expect(only(result).options.connectTimeoutMs).toBeUndefined();
     expect(reported(result)).toEqual([
@@ -713,20 +716,20 @@ ProxyPass /c balancer://c/ NoQuery`);
 
   it('expands a template with hcexpr and reports the expression at the member that uses it', () => {
     const result = fromApacheConfig(`ProxyHCTemplate t hcmethod=GET hcuri=/up hcexpr=ok
-BalancerMember balancer://c http://192.168.10.2:80 hctemplate=t`);
+BalancerMember balancer://c http://192.0.2.2:80 hctemplate=t`);
     expect(only(result).options.healthCheck).toEqual({ method: 'GET', path: '/up', intervalMs: 30_000, passes: 1, fails: 1 });
     expect(reported(result)).toEqual([{ directive: 'BalancerMember', parameter: 'hctemplate', line: 2 }]);
   });
 
   it('a template replaces earlier hc parameters and later ones override it, in parameter order', () => {
     const { options } = only(fromApacheConfig(`ProxyHCTemplate t hcmethod=HEAD hcinterval=5
-BalancerMember balancer://c http://192.168.10.2:80 hcinterval=60 hcuri=/x hctemplate=t hcfails=3`));
+BalancerMember balancer://c http://192.0.2.2:80 hcinterval=60 hcuri=/x hctemplate=t hcfails=3`));
     expect(options.healthCheck).toEqual({ method: 'HEAD', intervalMs: 5000, passes: 1, fails: 3 });
   });
 
   it('reports a ProxyHCTemplate with a bad parameter and does not define it', () => {
     const result = fromApacheConfig(`ProxyHCTemplate t hcmethod=GET route=a
-BalancerMember balancer://c http://192.168.10.2:80 hctemplate=t`);
+BalancerMember balancer://c http://192.0.2.2:80 hctemplate=t`);
     expect(reported(result)).toEqual([
       { directive: 'ProxyHCTemplate', parameter: 'route', line: 1 },
       { directive: 'BalancerMember', parameter: 'hctemplate', line: 2 },
@@ -736,11 +739,11 @@ BalancerMember balancer://c http://192.168.10.2:80 hctemplate=t`);
 
   it('reports the Header recipe when its separator does not match, when repeated, and unknown cookie attributes', () => {
     const result = fromApacheConfig(`<Proxy balancer://a>
-  BalancerMember http://192.168.10.2:80
+  BalancerMember http://192.0.2.2:80
   ProxySet stickysession=ROUTEID stickysessionsep=~
 </Proxy>
 <Proxy balancer://b>
-  BalancerMember http://192.168.10.3:80
+  BalancerMember http://192.0.2.3:80
   ProxySet stickysession=SID
 </Proxy>
 Header add Set-Cookie "ROUTEID=.%{BALANCER_WORKER_ROUTE}e; path=/" env=BALANCER_ROUTE_CHANGED
@@ -769,7 +772,7 @@ Header add Set-Cookie "SID=.%{BALANCER_WORKER_ROUTE}e" env=BALANCER_ROUTE_CHANGE
     ['SameSite=None', /SameSite=None is not imported: browsers reject it without Secure/],
     ['SameSite=Sometimes', /SameSite=Sometimes is not imported/],
   ])('reports the cookie attribute %s and imports the rest', (attribute, reason) => {
-    const result = fromApacheConfig(`BalancerMember balancer://c http://192.168.10.2:80
+    const result = fromApacheConfig(`BalancerMember balancer://c http://192.0.2.2:80
 ProxySet balancer://c stickysession=R
 Header add Set-Cookie "R=.%{BALANCER_WORKER_ROUTE}e; ${attribute}; HttpOnly" env=BALANCER_ROUTE_CHANGED`);
     expect(only(result).options.sticky).toEqual({ cookie: 'R', urlParam: 'R', setCookie: { httpOnly: true } });
@@ -778,7 +781,7 @@ Header add Set-Cookie "R=.%{BALANCER_WORKER_ROUTE}e; ${attribute}; HttpOnly" env
   });
 
   it('with stickysessionsep=Off the recipe has no separator before the route', () => {
-    const { options } = only(fromApacheConfig(`BalancerMember balancer://c http://192.168.10.2:80
+    const { options } = only(fromApacheConfig(`BalancerMember balancer://c http://192.0.2.2:80
 ProxySet balancer://c stickysession=R stickysessionsep=Off
 Header add Set-Cookie "R=%{BALANCER_WORKER_ROUTE}e" env=BALANCER_ROUTE_CHANGED`));
     expect(options.sticky).toEqual({ cookie: 'R', urlParam: 'R', separator: false, setCookie: {} });
@@ -787,8 +790,8 @@ Header add Set-Cookie "R=%{BALANCER_WORKER_ROUTE}e" env=BALANCER_ROUTE_CHANGED`)
   it('sorts reports by line', () => {
     const result = fromApacheConfig(`ProxyVia On
 <Proxy balancer://c>
-  BalancerMember http://192.168.10.2:80 connectiontimeout=1
-  BalancerMember http://192.168.10.3:80 max=1
+  BalancerMember http://192.0.2.2:80 connectiontimeout=1
+  BalancerMember http://192.0.2.3:80 max=1
   ProxySet nofailover=On
 </Proxy>
 ProxyPassReverse / balancer://c/`);

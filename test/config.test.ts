@@ -41,14 +41,14 @@ const firstMember = (extra: Record<string, unknown>): unknown => ({ members: [{ 
 
 describe('defaults', () => {
   it('fills every default and keeps members in order', () => {
-    const config = normalizeOptions({ members: [{ url: U1 }, { url: 'http://192.168.10.3/app', route: 'pi3', weight: 2.5, lbset: 1, status: 'standby' }] });
+    const config = normalizeOptions({ members: [{ url: U1 }, { url: 'http://192.0.2.3/app', route: 'pi3', weight: 2.5, lbset: 1, status: 'standby' }] });
     expect(config.strategy).toBe('byrequests');
     expect(config.timeoutMs).toBe(60_000);
     expect(config.retryMs).toBe(60_000);
     expect(config.preserveHost).toBe(false);
     expect(config.members.map((m) => [m.url.href, m.route, m.weight, m.lbset, m.status])).toEqual([
       ['http://127.0.0.1:3001/', '127_0_0_1-3001', 1, 0, 'active'],
-      ['http://192.168.10.3/app', 'pi3', 2.5, 1, 'standby'],
+      ['http://192.0.2.3/app', 'pi3', 2.5, 1, 'standby'],
     ]);
   });
 
@@ -185,9 +185,9 @@ describe('member url', () => {
 describe('member route', () => {
   it('is derived from host and port, unique across ports and default ports', () => {
     const config = normalizeOptions({
-      members: [{ url: U1 }, { url: U2 }, { url: 'http://192.168.10.2' }, { url: 'https://192.168.10.2' }, { url: 'http://pi-2.local:8080' }],
+      members: [{ url: U1 }, { url: U2 }, { url: 'http://192.0.2.2' }, { url: 'https://192.0.2.2' }, { url: 'http://pi-2.local:8080' }],
     });
-    expect(config.members.map((m) => m.route)).toEqual(['127_0_0_1-3001', '127_0_0_1-3002', '192_168_10_2-80', '192_168_10_2-443', 'pi_2_local-8080']);
+    expect(config.members.map((m) => m.route)).toEqual(['127_0_0_1-3001', '127_0_0_1-3002', '192_0_2_2-80', '192_0_2_2-443', 'pi_2_local-8080']);
   });
 
   it.each([
