@@ -169,7 +169,15 @@ export function createBalancer(options: BalancerOptions): Balancer {
       super(req);
     }
 
+    #attempts = 0;
+
     async attempt(member: Member): Promise<boolean> {
+      // http-proxy-3 leaves a 'close' listener on res and an 'error' listener on req per attempt;
+      // many retries of one request are legitimate, so raise the ceiling instead of warning.
+      if (++this.#attempts > 5) {
+        this.res.setMaxListeners(this.res.getMaxListeners() + 1);
+        this.req.setMaxListeners(this.req.getMaxListeners() + 1);
+      }
       pool.begin(member);
       strategy.requestStart?.(member);
       const outcome = await engine.forward(this.req, this.res, member, this.body, stickyHeaders(this, member));

@@ -96,6 +96,21 @@ describe('retry rules', () => {
     expect(good.received).toHaveLength(0);
     expect(balancer.snapshot().members[0]!.failures).toBe(1);
   });
+
+  it('tries as many members as retry.attempts allows, each once, without listener-leak warnings', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    cleanups.push(async () => void process.off('warning', onWarning));
+    const dead: string[] = [];
+    for (let i = 0; i < 14; i++) dead.push(`http://127.0.0.1:${await closedPort()}`);
+    const good = await backend('good');
+    const { balancer, url } = await front([...dead, good.url], { retry: { attempts: 15 } });
+    expect((await request(`${url}/`)).body).toBe('good');
+    expect(balancer.snapshot().members.map((m) => m.requests)).toEqual([...dead.map(() => 1), 1]);
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
 });
 
 describe('timeouts', () => {
