@@ -99,7 +99,6 @@ class Exchange extends DeadlineEntry {
   connected = false;
   headReceived = false;
   responseStarted = false;
-  timedOut = false;
   status = 0;
   bytesReceived = 0;
   /** Bytes received at the last idle check. */
@@ -137,7 +136,6 @@ class Exchange extends DeadlineEntry {
     } else if (!this.headReceived) {
       const headDeadline = this.start + headMs;
       if (now >= headDeadline) {
-        this.timedOut = true;
         this.proxyReq?.destroy();
         this.settle('timeout', Object.assign(new Error(`no response head within ${headMs} ms`), { code: 'ETIMEDOUT' }));
       } else {
