@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { fromApacheConfig } from './apache/import.js';
 import { createBalancer, type Balancer } from './balancer.js';
@@ -95,19 +96,35 @@ function normalizeListen(value: unknown, args: Record<string, string | boolean |
   };
 }
 
+/**
+ * Whether `req` is inside the mount `path`; if so its URL loses the prefix, as Express strips a
+ * mount path (`/app/x?q` becomes `/x?q`, `/app` becomes `/`).
+ */
+function enterMount(req: IncomingMessage, path: string): boolean {
+  const url = req.url ?? '/';
+  if (url !== path && !url.startsWith(`${path}/`) && !url.startsWith(`${path}?`)) return false;
+  const rest = url.slice(path.length);
+  req.url = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
+  return true;
+}
+
 /** Serves `balancer` under `path`: the prefix is stripped, other paths get 404. */
 function mounted(balancer: Balancer, path: string): (req: IncomingMessage, res: ServerResponse) => void {
   if (path === '/') return balancer;
   return (req, res) => {
-    const url = req.url ?? '/';
-    if (url === path || url.startsWith(`${path}/`) || url.startsWith(`${path}?`)) {
-      req.url = url.slice(path.length) || '/';
-      if (req.url.startsWith('?')) req.url = `/${req.url}`;
-      balancer(req, res);
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('404 not found\n');
-    }
+    if (enterMount(req, path)) return balancer(req, res);
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('404 not found\n');
+  };
+}
+
+/** The same mount for Upgrade requests (WebSockets), which the server hands over apart from the others. */
+function mountedUpgrade(balancer: Balancer, path: string): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  if (path === '/') return balancer.upgrade;
+  return (req, socket, head) => {
+    if (enterMount(req, path)) return balancer.upgrade(req, socket, head);
+    socket.on('error', () => {}); // a client reset must not crash the process
+    socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 14\r\nconnection: close\r\n\r\n404 not found\n');
   };
 }
 
@@ -154,7 +171,7 @@ async function main(): Promise<void> {
   }
 
   const server = http.createServer(mounted(balancer, listen.path));
-  server.on('upgrade', balancer.upgrade);
+  server.on('upgrade', mountedUpgrade(balancer, listen.path));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve());

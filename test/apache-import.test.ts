@@ -459,6 +459,16 @@ ProxyPass /app balancer://c`);
     expect(options.healthCheck).toEqual({ method: 'HEAD', passes: 1, fails: 1 });
   });
 
+  it('leaves out only the health-check fields proxy-balancer refuses, and keeps the check', () => {
+    const result = fromApacheConfig('BalancerMember balancer://c http://192.0.2.2:80 hcmethod=GET hcuri=/up#x hcpasses=5000 hcfails=2 hcinterval=10');
+    expect(only(result).options.healthCheck).toEqual({ method: 'GET', fails: 2, intervalMs: 10_000 });
+    expect(reported(result)).toEqual([
+      { directive: 'BalancerMember', parameter: 'hcuri', line: 1 },
+      { directive: 'BalancerMember', parameter: 'hcpasses', line: 1 },
+    ]);
+    expect(() => normalizeOptions(only(result).options)).not.toThrow();
+  });
+
   it('loadfactor is truncated to hundredths by httpd, so 100.001 is accepted as 100', () => {
     const { options } = only(fromApacheConfig('BalancerMember balancer://c http://192.0.2.2:80 loadfactor=100.001'));
     expect(options.members[0]!.weight).toBe(100);
@@ -566,6 +576,10 @@ describe('every unsupported report names the directive, the parameter and the li
     ['hcpasses negative', member('hcmethod=TCP hcpasses=-1'), 'BalancerMember', 'hcpasses', 2, />= 0/],
     ['hcfails not a number', member('hcmethod=TCP hcfails=x'), 'BalancerMember', 'hcfails', 2, />= 0/],
     ['hcuri too long', member(`hcmethod=GET hcuri=/${'u'.repeat(63)}`), 'BalancerMember', 'hcuri', 2, /63 characters/],
+    // Values httpd takes and proxy-balancer's validation refuses: reported, so the options still load.
+    ['hcpasses above 1000', member('hcmethod=TCP hcpasses=5000'), 'BalancerMember', 'hcpasses', 2, /healthCheck\.passes must be an integer from 1 to 1000, got 5000; not imported, the rest/],
+    ['hcFails above 1000, as written', member('hcmethod=TCP hcFails=1001'), 'BalancerMember', 'hcFails', 2, /healthCheck\.fails must be an integer from 1 to 1000/],
+    ['hcuri with a #', member('hcmethod=GET hcuri=/up#x'), 'BalancerMember', 'hcuri', 2, /healthCheck\.path must be a path .* without "#"/],
     ['an unknown hc parameter', member('hcmethod=TCP hcfoo=1'), 'BalancerMember', 'hcfoo', 2, /not an httpd worker parameter/],
     ['hcexpr', member('hcmethod=GET hcexpr=ok'), 'BalancerMember', 'hcexpr', 2, /expression ok/],
     ['hc parameters with no hcmethod', member('hcuri=/up'), 'BalancerMember', 'hcuri', 2, /hcmethod is NONE/],
@@ -585,6 +599,10 @@ describe('every unsupported report names the directive, the parameter and the li
     ['balancer timeout', balancer('timeout=15'), 'ProxySet', 'timeout', 3, /free member.*not a response timeout/],
     ['balancer timeout malformed', balancer('timeout=0'), 'ProxySet', 'timeout', 3, /at least|>= 1/],
     ['maxattempts negative', balancer('maxattempts=-1'), 'ProxySet', 'maxattempts', 3, />= 0/],
+    ['maxattempts above 99', balancer('maxattempts=500'), 'ProxySet', 'maxattempts', 3, /retry\.attempts must be an integer from 1 to 100, got 501/],
+    ['stickysession not a token', balancer('stickysession=my:sess'), 'ProxySet', 'stickysession', 3, /sticky\.cookie must be a cookie name/],
+    ['stickysession URL parameter not a token', balancer('stickysession=S|a=b'), 'ProxySet', 'stickysession', 3, /sticky\.urlParam must be a URL parameter name/],
+    ['stickysessionsep not cookie-safe', balancer('stickysession=S stickysessionsep=;'), 'ProxySet', 'stickysessionsep', 3, /sticky\.separator must be one printable character/],
     ['failonstatus not a status', balancer('failonstatus=500,abc'), 'ProxySet', 'failonstatus', 3, /"abc" is not an HTTP status/],
     ['failonstatus out of range', balancer('failonstatus=600'), 'ProxySet', 'failonstatus', 3, /not an HTTP status/],
     ['failontimeout not On or Off', balancer('failontimeout=1'), 'ProxySet', 'failontimeout', 3, /On or Off/],
@@ -771,11 +789,14 @@ Header add Set-Cookie "SID=.%{BALANCER_WORKER_ROUTE}e" env=BALANCER_ROUTE_CHANGE
     ['Path=app', /Path=app is not imported/],
     ['SameSite=None', /SameSite=None is not imported: browsers reject it without Secure/],
     ['SameSite=Sometimes', /SameSite=Sometimes is not imported/],
+    ['Domain=not_a_host', /Domain=not_a_host is not imported/],
+    ['Path=/a\u0001b', /Path=\/a\u0001b is not imported/],
   ])('reports the cookie attribute %s and imports the rest', (attribute, reason) => {
     const result = fromApacheConfig(`BalancerMember balancer://c http://192.0.2.2:80
 ProxySet balancer://c stickysession=R
 Header add Set-Cookie "R=.%{BALANCER_WORKER_ROUTE}e; ${attribute}; HttpOnly" env=BALANCER_ROUTE_CHANGED`);
     expect(only(result).options.sticky).toEqual({ cookie: 'R', urlParam: 'R', setCookie: { httpOnly: true } });
+    expect(() => normalizeOptions(only(result).options)).not.toThrow();
     expect(reported(result)).toEqual([{ directive: 'Header', parameter: 'Set-Cookie', line: 3 }]);
     expect(result.unsupported[0]!.reason).toMatch(reason);
   });

@@ -54,6 +54,23 @@ async function serve(args: string[]): Promise<{ child: ChildProcess; url: string
   return { child, url, stderr: () => stderr };
 }
 
+/** The status an Upgrade request gets: 101 when a tunnel opens, else the plain response's. */
+function upgradeStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function backend(name: string, handler?: Parameters<typeof startBackend>[1]): Promise<Backend> {
   const b = await startBackend(name, handler);
   cleanups.push(() => b.close());
@@ -138,5 +155,21 @@ describe('proxy-balancer command', () => {
     expect((await request(url.replace('/app/', '/other'))).status).toBe(404);
     expect(stderr()).toMatch(/httpd\.conf:4: BalancerMember max/);
     expect(stderr()).toMatch(/httpd\.conf:8: ProxyPassReverse/);
+  });
+
+  it('--apache mounts Upgrade requests (WebSockets) under the ProxyPass path too: stripped inside it, 404 outside it', async () => {
+    const upgraded: string[] = [];
+    const ws = await backend('ws');
+    ws.server.on('upgrade', (req, socket) => {
+      upgraded.push(req.url ?? '');
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n');
+    });
+    const conf = file('upgrade.conf', ['<Proxy "balancer://c">', `  BalancerMember "${ws.url}"`, '</Proxy>', 'ProxyPass "/app" "balancer://c"'].join('\n'));
+    const { url } = await serve(['--apache', conf, '--port', '0']);
+    expect(url).toMatch(/\/app\/$/);
+    expect(await upgradeStatus(`${url}ws?x=1`)).toBe(101);
+    expect(upgraded).toEqual(['/ws?x=1']);
+    expect(await upgradeStatus(url.replace('/app/', '/other/ws'))).toBe(404);
+    expect(upgraded).toEqual(['/ws?x=1']); // nothing outside the mount reached the member
   });
 });

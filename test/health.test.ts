@@ -7,11 +7,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { normalizeMember, type MemberConfig, type MemberOptions } from '../src/config.js';
 import { BalancerConfigError } from '../src/validate.js';
@@ -190,6 +192,34 @@ describe('healthCheck options', () => {
     expect(headers['x-token']).toBe('t');
   });
 
+  it('accepts exactly the header values Node will send, so no accepted value fails every probe with ERR_INVALID_CHAR', () => {
+    const nodeSends = (value: string): boolean => {
+      try {
+        http.validateHeaderValue('x-a', value);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const accepted = (value: string): boolean => {
+      try {
+        normalizeHealthCheck({ headers: { 'x-a': value } }, 'healthCheck');
+        return true;
+      } catch (e) {
+        expect(e).toBeInstanceOf(BalancerConfigError);
+        return false;
+      }
+    };
+    for (const value of ['token', 'caf\u00e9', 'a\tb', ' spaced ', '\u00ff', '']) expect(accepted(value)).toBe(true);
+    for (const value of ['a\u0001b', 'a\u007fb', 'euro\u20ac', '\u0100', 'a\r\nb', 'a\u0000b']) expect(accepted(value)).toBe(false);
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), fc.string({ unit: 'binary-ascii', maxLength: 20 })), (value) => {
+        expect(accepted(value)).toBe(nodeSends(value));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
   it.each([
     ['yes', 'healthCheck', 'healthCheck must be an object, got "yes"'],
     [{ methd: 'GET' }, 'healthCheck.methd', 'is not a known option'],
@@ -212,6 +242,8 @@ describe('healthCheck options', () => {
     [{ expectBody: 5 }, 'healthCheck.expectBody', 'got 5'],
     [{ headers: { connection: 'keep-alive' } }, 'healthCheck.headers.connection', 'is set by the probe itself'],
     [{ headers: { 'x-a': 'a\r\nb' } }, 'healthCheck.headers.x-a', 'without CR, LF or NUL'],
+    [{ headers: { 'x-a': 'a\u0001b' } }, 'healthCheck.headers.x-a', 'other control characters'],
+    [{ headers: { 'x-a': 'euro\u20ac' } }, 'healthCheck.headers.x-a', 'above U+00FF'],
     [{ headers: { 'bad name': 'x' } }, 'healthCheck.headers.bad name', 'valid header field name'],
     [{ headers: { 'X-A': '1', 'x-a': '2' } }, 'healthCheck.headers.x-a', 'duplicates another field name'],
     [{ headers: { 'x-n': 1 } }, 'healthCheck.headers.x-n', 'must be a string'],

@@ -192,6 +192,16 @@ describe('sessionIdFromSetCookie', () => {
     expect(sessionIdFromSetCookie(`sid=${'x'.repeat(300)}`, 'sid', now)).toEqual({ kind: 'cleared' });
   });
 
+  it('lets Max-Age win over Expires, as browsers do (RFC 6265 5.3), so a member clock behind ours loses no session', () => {
+    const now = Date.UTC(2025, 0, 1);
+    const past = 'Thu, 01 Jan 1970 00:00:00 GMT';
+    const future = 'Fri, 01 Jan 2100 00:00:00 GMT';
+    expect(sessionIdFromSetCookie(`sid=abc; Max-Age=3600; Expires=${past}`, 'sid', now)).toEqual({ kind: 'set', sessionId: 'abc' });
+    expect(sessionIdFromSetCookie(`sid=abc; Expires=${past}; Max-Age=3600`, 'sid', now)).toEqual({ kind: 'set', sessionId: 'abc' });
+    expect(sessionIdFromSetCookie(`sid=abc; Max-Age=0; Expires=${future}`, 'sid', now)).toEqual({ kind: 'cleared' });
+    expect(sessionIdFromSetCookie(`sid=abc; Max-Age=soon; Expires=${past}`, 'sid', now)).toEqual({ kind: 'cleared' }); // an invalid Max-Age is ignored
+  });
+
   it('lets the last Set-Cookie for the name win, and ignores other names and non-strings', () => {
     expect(sessionIdFromSetCookie(['sid=one', 'sid=two'], 'sid')).toEqual({ kind: 'set', sessionId: 'two' });
     expect(sessionIdFromSetCookie(['sid=one', 'sid=; Max-Age=0'], 'sid')).toEqual({ kind: 'cleared' });
@@ -244,6 +254,7 @@ describe('normalizeSticky', () => {
     ['sticky.failover', { cookie: 'R', failover: 'no' }, 'must be true or false'],
     ['sticky.setCookie', { urlParam: 'j', setCookie: true }, 'needs sticky.cookie'],
     ['sticky.setCookie', { cookie: 'R', setCookie: 'yes' }, 'must be true, false or an object'],
+    ['sticky.setCookie', { cookie: 'sid', setCookie: true, table: { cookie: 'sid' } }, 'would overwrite the session cookie sticky.table.cookie names'],
     ['sticky.setCookie.expires', { cookie: 'R', setCookie: { expires: 1 } }, 'is not a known option'],
     ['sticky.setCookie.sameSite', { cookie: 'R', setCookie: { sameSite: 'none' } }, "can be 'none' only with secure: true"],
     ['sticky.setCookie.sameSite', { cookie: 'R', setCookie: { sameSite: 'Lax' } }, 'must be one of'],

@@ -26,7 +26,9 @@
  * It never throws on odd input, except when sections do not nest (an unclosed `<Proxy>`, a stray
  * `</VirtualHost>`, a section line without its `>`): it then throws {@link ApacheConfigError} naming
  * the line, because which directive belongs to which balancer is no longer knowable. Values httpd
- * would refuse are reported, not thrown. Nothing is resolved or connected to.
+ * would refuse are reported, not thrown, and so are values httpd takes but proxy-balancer's own
+ * validation refuses (`hcpasses=5000`, a `stickysession` name with `:`), so every balancer returned
+ * is one createBalancer accepts. Nothing is resolved or connected to.
  *
  * Balancers are keyed by name across the whole file, as if every `<VirtualHost>` inherited them
  * (httpd's default, BalancerInherit On). Scope-wide settings (ProxyPreserveHost, ProxyTimeout,
@@ -35,6 +37,7 @@
  */
 import {
   normalizeMember,
+  normalizeOptions,
   type BalancerOptions,
   type MemberConfig,
   type MemberOptions,
@@ -42,9 +45,9 @@ import {
   type RetryOptions,
   type StrategyName,
 } from '../config.js';
-import type { HealthCheckOptions } from '../health/options.js';
+import { normalizeHealthCheckOverride, type HealthCheckOptions } from '../health/options.js';
 import { BalancerConfigError } from '../validate.js';
-import type { StickyOptions, StickySetCookieOptions } from '../sticky/options.js';
+import { normalizeSticky, type StickyOptions, type StickySetCookieOptions } from '../sticky/options.js';
 import { ApacheConfigError, parseApacheConfig, type ApacheDirective } from './lexer.js';
 
 export { ApacheConfigError } from './lexer.js';
@@ -178,7 +181,6 @@ interface BalancerDraft {
 }
 
 const MAX_TIMER_MS = 2_147_483_647; // setTimeout's ceiling, as config.ts enforces
-const MAX_COOKIE_AGE_SEC = 400 * 24 * 3600; // browsers cap Max-Age at 400 days
 const WORKER_PARAMS_WITHOUT_EQUIVALENT = new Set([
   'min', 'max', 'smax', 'acquire', 'ttl', 'iobuffersize', 'receivebuffersize', 'keepalive', 'disablereuse',
   'enablereuse', 'addressttl', 'flushpackets', 'flushwait', 'flusher', 'responsefieldsize', 'secret',
@@ -201,6 +203,10 @@ const HEALTH_METHODS: Readonly<Record<string, HealthMethod>> = {
   NONE: 'NONE', TCP: 'TCP', OPTIONS: 'OPTIONS', HEAD: 'HEAD', GET: 'GET', OPTIONS11: 'OPTIONS', HEAD11: 'HEAD', GET11: 'GET',
 };
 const BALANCER_PREFIX = /^balancer:\/\//i;
+/** The hc* parameter behind each healthCheck field the importer sets, for reports. */
+const HEALTH_PARAMETERS: Readonly<Partial<Record<keyof HealthCheckOptions, string>>> = {
+  method: 'hcmethod', path: 'hcuri', intervalMs: 'hcinterval', passes: 'hcpasses', fails: 'hcfails',
+};
 
 class ImportState {
   readonly global: Scope = { parent: undefined };
@@ -666,6 +672,21 @@ class ImportState {
     if (h.intervalMs !== undefined) check.intervalMs = h.intervalMs;
     if (h.passes !== undefined) check.passes = h.passes;
     if (h.fails !== undefined) check.fails = h.fails;
+    // httpd takes values proxy-balancer refuses (hcpasses=5000, an hcuri with '#'): such a field is
+    // left out and reported, and the check keeps the rest.
+    for (;;) {
+      const refused = refusal(() => normalizeHealthCheckOverride(check, 'healthCheck'));
+      if (refused === undefined) break;
+      const field = refused.path.split('.')[1] as keyof ImportedHealthCheckOptions;
+      const parameter = HEALTH_PARAMETERS[field] ?? field;
+      const written = h.given.find((g) => g.toLowerCase() === parameter) ?? parameter;
+      if (!Object.hasOwn(check, field) || field === 'method') {
+        this.report(node, `${refused.message}; the health check is not imported`, written);
+        return;
+      }
+      this.report(node, `${refused.message}; not imported, the rest of the health check is`, written);
+      delete check[field];
+    }
     member.options.healthCheck = check;
   }
 
@@ -678,13 +699,7 @@ class ImportState {
     const path = `members[${balancer.memberConfigs.length}]`;
     const validate = (): BalancerConfigError | undefined => {
       const { url, route, weight, lbset, status } = member.options;
-      try {
-        balancer.memberConfigs.push(normalizeMember({ url, route, weight, lbset, status }, path, balancer.memberConfigs));
-        return undefined;
-      } catch (error) {
-        if (error instanceof BalancerConfigError) return error;
-        throw error;
-      }
+      return refusal(() => balancer.memberConfigs.push(normalizeMember({ url, route, weight, lbset, status }, path, balancer.memberConfigs)));
     };
     let error = validate();
     if (error !== undefined && error.path === `${path}.route`) {
@@ -720,7 +735,11 @@ class ImportState {
         const bar = value.indexOf('|');
         const cookie = bar < 0 ? value : value.slice(0, bar);
         const urlParam = bar < 0 ? value : value.slice(bar + 1);
-        b.stickyNames = { ...(cookie === '' ? {} : { cookie }), ...(urlParam === '' ? {} : { urlParam }) };
+        const names = { ...(cookie === '' ? {} : { cookie }), ...(urlParam === '' ? {} : { urlParam }) };
+        // httpd takes any name; proxy-balancer's are tokens.
+        const refused = Object.keys(names).length === 0 ? undefined : refusal(() => normalizeSticky(names, 'sticky'));
+        if (refused !== undefined) return `stickysession=${value}: ${refused.message}; not imported`;
+        b.stickyNames = names;
         if (value === '') return undefined;
         if (cookie === '' || urlParam === '') {
           return `stickysession=${value}: the empty ${cookie === '' ? 'cookie name' : 'URL parameter name'} is not imported; only the ${cookie === '' ? 'URL parameter' : 'cookie'} is`;
@@ -729,6 +748,11 @@ class ImportState {
       }
       case 'stickysessionsep':
         if (value.length !== 1 && value.toLowerCase() !== 'off') return `stickysessionsep=${value}: must be a single character or Off (httpd refuses to start)`;
+        if (value.length === 1) {
+          // httpd takes any character; proxy-balancer's must be safe in a cookie (the cookie name here is a stand-in).
+          const refused = refusal(() => normalizeSticky({ cookie: 'c', separator: value }, 'sticky'));
+          if (refused !== undefined) return `stickysessionsep=${value}: ${refused.message}; not imported`;
+        }
         b.separator = value.length === 1 ? value : false;
         this.stickyOnly(b, node, written);
         return undefined;
@@ -752,6 +776,8 @@ class ImportState {
       case 'maxattempts': {
         const attempts = integer(value);
         if (attempts === undefined || attempts < 0) return `maxattempts=${value}: must be a whole number >= 0 (httpd refuses to start)`;
+        const refused = refusal(() => normalizeOptions({ members: [], retry: { attempts: attempts + 1 } }));
+        if (refused !== undefined) return `maxattempts=${value}: ${refused.message} (maxattempts + 1); not imported`;
         b.maxAttempts = attempts;
         return undefined;
       }
@@ -827,6 +853,8 @@ class ImportState {
   /** The recipe's cookie attributes, as far as browsers accept them (RFC 6265bis: Max-Age capped at 400 days). */
   private cookieAttributes(node: ApacheDirective, text: string): ImportedSetCookieOptions {
     const attributes: ImportedSetCookieOptions = {};
+    // Path, Domain and Max-Age as proxy-balancer's own validation takes them (the cookie name is a stand-in).
+    const accepted = (attribute: ImportedSetCookieOptions): boolean => refusal(() => normalizeSticky({ cookie: 'c', setCookie: attribute }, 'sticky')) === undefined;
     for (const part of text.split(';').map((p) => p.trim()).filter((p) => p !== '')) {
       const eq = part.indexOf('=');
       const name = (eq < 0 ? part : part.slice(0, eq)).trim();
@@ -834,9 +862,9 @@ class ImportState {
       const lower = name.toLowerCase();
       const sameSite = value?.toLowerCase();
       const maxAge = value === undefined ? undefined : integer(value);
-      if (lower === 'path' && value?.startsWith('/')) attributes.path = value;
-      else if (lower === 'domain' && value !== undefined && value !== '') attributes.domain = value;
-      else if (lower === 'max-age' && maxAge !== undefined && maxAge >= 1 && maxAge <= MAX_COOKIE_AGE_SEC) attributes.maxAgeSec = maxAge;
+      if (lower === 'path' && value !== undefined && accepted({ path: value })) attributes.path = value;
+      else if (lower === 'domain' && value !== undefined && accepted({ domain: value })) attributes.domain = value;
+      else if (lower === 'max-age' && maxAge !== undefined && accepted({ maxAgeSec: maxAge })) attributes.maxAgeSec = maxAge;
       else if (lower === 'secure' && value === undefined) attributes.secure = true;
       else if (lower === 'httponly' && value === undefined) attributes.httpOnly = true;
       else if (lower === 'samesite' && (sameSite === 'strict' || sameSite === 'lax' || sameSite === 'none')) attributes.sameSite = sameSite;
@@ -949,6 +977,20 @@ class ImportState {
 // ---------------------------------------------------------------------------------------------
 // Small readers
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * proxy-balancer's own complaint about a value, or undefined when its validator takes it. The
+ * importer's output must be options createBalancer accepts, and httpd accepts values it refuses.
+ */
+function refusal(validate: () => unknown): BalancerConfigError | undefined {
+  try {
+    validate();
+    return undefined;
+  } catch (error) {
+    if (error instanceof BalancerConfigError) return error;
+    throw error;
+  }
+}
 
 /** Whether a directive belongs to the proxy and balancer domain (see the module comment). */
 function isProxyDomain(node: ApacheDirective): boolean {

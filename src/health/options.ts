@@ -137,8 +137,12 @@ const MAX_JITTER_PERCENT = 50;
 /** Visible ASCII without `#`: what a request target may hold unencoded. */
 const PATH_PATTERN = /^\/[\x21-\x22\x24-\x7e]*$/;
 const TOKEN_PATTERN = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
-/** Field values without CR, LF or NUL (Node refuses them too, but later and less clearly). */
-const FIELD_VALUE_PATTERN = /^[^\r\n\0]*$/;
+/**
+ * Field values Node will send: tab, visible ASCII, space and U+0080-U+00FF (its own header check,
+ * `validateHeaderValue`). Anything else would pass here and then fail every probe with
+ * ERR_INVALID_CHAR, taking every member out of rotation.
+ */
+const FIELD_VALUE_PATTERN = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** The probe owns its connection and sends no body. */
 const RESERVED_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade', 'expect']);
 const STATUS_RANGE_TEXT = /^([1-5]\d\d)(?:-([1-5]\d\d))?$/;
@@ -280,7 +284,7 @@ function normalizeHeaders(value: unknown, path: string): Record<string, string> 
       throw new BalancerConfigError(`${path}.${name}`, field, 'is set by the probe itself and cannot be given');
     }
     if (typeof field !== 'string' || !FIELD_VALUE_PATTERN.test(field)) {
-      throw new BalancerConfigError(`${path}.${name}`, field, 'must be a string without CR, LF or NUL');
+      throw new BalancerConfigError(`${path}.${name}`, field, 'must be a string without CR, LF or NUL, other control characters or characters above U+00FF');
     }
     if (Object.hasOwn(headers, lower)) throw new BalancerConfigError(`${path}.${name}`, field, 'duplicates another field name (names are case-insensitive)');
     headers[lower] = field;

@@ -8,8 +8,8 @@ import { parse, serialize } from 'cookie';
 import type { StickyConfig } from './options.js';
 import { MAX_SCAN_CHARS, isRouteToken } from './route.js';
 
-/** Values are compared and stored exactly as sent: no percent-decoding or -encoding. */
-const verbatim = (value: string): string => value;
+/** @internal Values are compared and stored exactly as sent: no percent-decoding or -encoding. */
+export const verbatim = (value: string): string => value;
 
 /**
  * The `Set-Cookie` header value that pins a client to `route`: `<cookie>=<separator><route>` with

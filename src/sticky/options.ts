@@ -44,8 +44,8 @@ export interface StickyTableOptions {
   cookie: string;
   /**
    * Sessions remembered at most, 1 to 10,000,000; the least recently used is dropped first. Default 10000.
-   * The table reserves about 32 bytes per entry up front (lru-cache preallocates its index arrays),
-   * so the maximum costs about 320 MB before the first session.
+   * The table reserves about 44 bytes per entry up front (lru-cache 11 preallocates its key, value,
+   * link and TTL arrays), so the maximum costs about 440 MB before the first session.
    */
   maxEntries?: number;
   /** Idle lifetime of an entry in ms: each lookup or update restarts it. Default 1800000 (30 minutes). */
@@ -90,7 +90,7 @@ export interface StickyOptions {
    * Set the route cookie when a request was balanced rather than routed (no valid route, or its
    * member could not serve): `<cookie>=<separator><route>`, as Apache's documented
    * `Header add Set-Cookie "ROUTEID=.%{BALANCER_WORKER_ROUTE}e; path=/" env=BALANCER_ROUTE_CHANGED`.
-   * Requires `cookie`. Default false (Apache sets no cookie itself).
+   * Requires `cookie`, and a different one from `table.cookie`. Default false (Apache sets no cookie itself).
    */
   setCookie?: boolean | StickySetCookieOptions;
   /** Session table for session cookies without a route. */
@@ -169,6 +169,10 @@ export function normalizeSticky(value: unknown, path: string): StickyConfig | un
   const setCookie = normalizeSetCookie(value.setCookie, `${path}.setCookie`);
   if (setCookie !== undefined && cookie === undefined) {
     throw new BalancerConfigError(`${path}.setCookie`, value.setCookie, `needs ${path}.cookie, the cookie to set`);
+  }
+  // The route cookie written over the application's session cookie would end every session.
+  if (setCookie !== undefined && table !== undefined && table.cookie === cookie) {
+    throw new BalancerConfigError(`${path}.setCookie`, value.setCookie, `would overwrite the session cookie ${path}.table.cookie names; give the route a cookie of its own, such as ROUTEID`);
   }
   return {
     cookie,

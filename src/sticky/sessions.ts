@@ -23,6 +23,11 @@ export interface StickyRequest {
 export class StickySessions {
   readonly config: StickyConfig;
   readonly #table: SessionTable | undefined;
+  /**
+   * The Set-Cookie value per route: it depends only on the config and the route, and serializing
+   * it costs microseconds, paid by every balanced request of a client that keeps no cookie.
+   */
+  readonly #setCookieByRoute = new Map<string, string>();
 
   constructor(config: StickyConfig) {
     this.config = config;
@@ -44,7 +49,12 @@ export class StickySessions {
    */
   responseHeaders(request: StickyRequest, member: Member): string[] | undefined {
     if (this.config.setCookie === undefined || request.requested?.route === member.route) return undefined;
-    return ['Set-Cookie', setCookieValue(this.config, member.route)];
+    let value = this.#setCookieByRoute.get(member.route);
+    if (value === undefined) {
+      value = setCookieValue(this.config, member.route);
+      this.#setCookieByRoute.set(member.route, value);
+    }
+    return ['Set-Cookie', value];
   }
 
   /** After `member` answered: the table remembers the session's member, or forgets a cleared one. */
@@ -60,8 +70,9 @@ export class StickySessions {
     }
   }
 
-  /** A removed member's sessions are forgotten (lazily). */
+  /** A removed member's sessions are forgotten (lazily), and its cookie value. */
   forgetRoute(route: string): void {
     this.#table?.forgetRoute(route);
+    this.#setCookieByRoute.delete(route);
   }
 }

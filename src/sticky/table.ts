@@ -10,7 +10,7 @@
  */
 import { parseSetCookie } from 'cookie';
 import { LRUCache } from 'lru-cache';
-import { readCookie } from './cookie.js';
+import { readCookie, verbatim } from './cookie.js';
 import type { StickyTableConfig } from './options.js';
 import { MAX_SCAN_CHARS } from './route.js';
 
@@ -123,8 +123,8 @@ export type SessionCookieChange = { kind: 'set'; sessionId: string } | { kind: '
 
 /**
  * What a member's response does to session cookie `name`, for learning new sessions: `set` with the
- * new id; `cleared` when it deletes the cookie (empty value, `Max-Age` of 0 or less, or `Expires` not
- * after `nowMs`) or replaces it with an id the table cannot hold (so the old id should be forgotten);
+ * new id; `cleared` when it deletes the cookie (empty value, `Max-Age` of 0 or less, or without
+ * `Max-Age` an `Expires` not after `nowMs`) or replaces it with an id the table cannot hold (so the old id should be forgotten);
  * undefined when it does not touch the cookie. Of several
  * `Set-Cookie` headers for the name, the last wins, as browsers apply them in order. Never throws.
  */
@@ -137,9 +137,10 @@ export function sessionIdFromSetCookie(
   let change: SessionCookieChange | undefined;
   for (const header of headers) {
     if (typeof header !== 'string' || header.length > MAX_SCAN_CHARS) continue;
-    const cookie = parseSetCookie(header, { decode: (v) => v });
+    const cookie = parseSetCookie(header, { decode: verbatim });
     if (cookie.name !== name) continue;
-    const expired = (cookie.maxAge !== undefined && cookie.maxAge <= 0) || (cookie.expires !== undefined && cookie.expires.getTime() <= nowMs);
+    // Max-Age wins over Expires when both are given (RFC 6265 5.3, step 3), as browsers apply them.
+    const expired = cookie.maxAge !== undefined ? cookie.maxAge <= 0 : cookie.expires !== undefined && cookie.expires.getTime() <= nowMs;
     change = !expired && isSessionId(cookie.value) ? { kind: 'set', sessionId: cookie.value } : { kind: 'cleared' };
   }
   return change;
