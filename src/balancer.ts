@@ -3,7 +3,7 @@
  * pick a member, forward, record the outcome, and on a retryable failure try the next member with
  * the failed ones excluded. Nothing upstream reaches into a later stage's state.
  */
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import pRetry, { AbortError } from 'p-retry';
 import { normalizeOptions, DEFAULTS, type BalancerOptions } from './config.js';
@@ -76,6 +76,8 @@ class RetryableAttempt extends Error {}
  */
 interface RequestState {
   readonly req: IncomingMessage;
+  /** The headers as the client sent them, before the forwarded set replaced `req.headers`. */
+  readonly clientHeaders: IncomingHttpHeaders;
   /** What the request asks for by sticky route; undefined without sticky sessions. */
   readonly sticky: StickyRequest | undefined;
   /** One attempt on one member; true when the request is over for good. */
@@ -143,12 +145,15 @@ export function createBalancer(options: BalancerOptions): Balancer {
   /** What both kinds of request carry through their attempts. */
   abstract class BaseRequestState implements RequestState {
     readonly sticky: StickyRequest | undefined;
+    readonly clientHeaders: IncomingHttpHeaders;
     tried: Set<Member> | undefined = undefined;
     last: AttemptOutcome | undefined = undefined;
     lastMember: Member | undefined = undefined;
     stickyRefused = false;
 
-    constructor(readonly req: IncomingMessage) {
+    constructor(readonly req: IncomingMessage, upgrade: boolean) {
+      this.clientHeaders = req.headers;
+      req.headers = forwardedRequestHeaders(req, upgrade);
       this.sticky = sticky?.read(req);
     }
 
@@ -166,7 +171,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       readonly body: ReplayableBody | undefined,
       readonly withBody: boolean,
     ) {
-      super(req);
+      super(req, false);
     }
 
     #attempts = 0;
@@ -204,7 +209,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       readonly socket: Duplex,
       readonly head: Buffer,
     ) {
-      super(req);
+      super(req, true);
     }
 
     async attempt(member: Member): Promise<boolean> {
@@ -239,7 +244,6 @@ export function createBalancer(options: BalancerOptions): Balancer {
   /** The request path for plain HTTP requests. */
   function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (closed) return Promise.resolve(respondError(res, 503, 'balancer is closed'));
-    req.headers = forwardedRequestHeaders(req, false);
     const withBody = hasBody(req);
     const body = withBody && maxBodyBytes > 0 ? new ReplayableBody(req, maxBodyBytes) : undefined;
     return run(new HttpRequestState(req, res, body, withBody));
@@ -249,13 +253,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', ignore); // a client reset must not crash the process; the tunnel notices 'close'
     if (closed) return Promise.resolve(respondRawError(socket, 503, 'balancer is closed'));
-    req.headers = forwardedRequestHeaders(req, true);
     return run(new UpgradeRequestState(req, socket, head));
   }
 
   // One context object and one choose function for every pick: pool.select and strategy.pick are
   // synchronous, so the request is set just before and cleared just after (no closure per request).
-  const pickContext: { req: IncomingMessage | undefined } = { req: undefined };
+  const pickContext: { req: IncomingMessage | undefined; headers: IncomingHttpHeaders | undefined } = { req: undefined, headers: undefined };
   const choose = (candidates: readonly Member[]): Member | undefined => strategy.pick(candidates, pickContext as PickContext);
 
   function stickyHeaders(state: RequestState, member: Member): string[] | undefined {
@@ -281,10 +284,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
       }
     }
     pickContext.req = state.req;
+    pickContext.headers = state.clientHeaders;
     try {
       return pool.select(choose, state.tried);
     } finally {
       pickContext.req = undefined;
+      pickContext.headers = undefined;
     }
   }
 

@@ -184,7 +184,13 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const shutdown = (signal: string): void => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator will not wait for requests in flight.
+      process.stderr.write(`proxy-balancer: ${signal} again; closing every connection now\n`);
+      server.closeAllConnections();
+      void balancer.close().then(() => process.exit(1));
+      return;
+    }
     stopping = true;
     process.stdout.write(`${signal}: no longer accepting; finishing requests in flight\n`);
     const force = setTimeout(() => {

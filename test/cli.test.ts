@@ -132,6 +132,23 @@ describe('proxy-balancer command', () => {
     expect(code).toBe(0);
   });
 
+  it('a second SIGTERM during shutdown closes the open requests and exits at once', async () => {
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    const hang = await backend('hang', () => arrived()); // never answers
+    const config = file('hang.json', JSON.stringify({ listen: { port: 0, shutdownTimeoutMs: 600_000 }, members: [{ url: hang.url }] }));
+    const { child, url } = await serve(['--config', config]);
+    const pending = request(url).catch((err: Error) => err);
+    await inFlight;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    expect(code).toBe(1);
+    expect(await pending).toBeInstanceOf(Error); // the hung request was cut, not left open
+  });
+
   it('--apache serves the balancer of an httpd config under its ProxyPass path and reports what it cannot honour', async () => {
     const a = await backend('a');
     const b = await backend('b');

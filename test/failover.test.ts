@@ -65,6 +65,26 @@ describe('retry rules', () => {
     expect(reply).toMatchObject({ status: 200, body: 'got order=2' });
   });
 
+  it('retries a chunked POST (no Content-Length) when no byte reached the first member, with its whole body', async () => {
+    const good = await backend('good', (req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => res.end(`got ${body.length}`));
+    });
+    const { url } = await front([`http://127.0.0.1:${await closedPort()}`, good.url]);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`${url}/`, { method: 'POST', agent: false }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(`${res.statusCode} ${text}`));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 10; i++) req.write('y'.repeat(1000)); // chunked: Transfer-Encoding, no Content-Length
+      req.end();
+    });
+    expect(reply).toBe('200 got 10000');
+  });
+
   it('does not replay a body larger than retry.maxBodyBytes', async () => {
     const dropper = await backend('dropper', dropAfterRequest);
     const good = await backend('good');

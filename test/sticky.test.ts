@@ -4,7 +4,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { createBalancer, type Balancer, type BalancerOptions } from '../src/index.js';
+import { createBalancer, type Balancer, type BalancerOptions, type HashStrategy } from '../src/index.js';
 import { request, startBackend, startFront, type Backend } from './helpers/servers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -209,6 +209,16 @@ describe('sticky WebSocket handshakes and consistent hashing', () => {
       expect(data.toString()).toBe('m2');
       ws.close();
       await once(ws, 'close');
+    }
+  });
+
+  it("strategy 'hash' keys on the header as the client sent it, not on the forwarded copy", async () => {
+    const backends = await members(4);
+    const { balancer, url } = await front(backends, { strategy: 'hash', hash: { key: { header: 'x-forwarded-for' } } });
+    const hash = balancer.strategy as HashStrategy;
+    for (const client of ['203.0.113.7', '198.51.100.1, 203.0.113.9']) {
+      const expected = hash.memberForKey(balancer.pool.members, client)!.route;
+      expect(await bodies(`${url}/`, 2, { 'x-forwarded-for': client })).toEqual([expected, expected]);
     }
   });
 

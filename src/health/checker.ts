@@ -232,8 +232,13 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
       state.inFlight = undefined;
       // Schedule first, so that a throwing listener cannot stop the probing.
       this.#schedule(state, nextProbeDelayMs(state.config.intervalMs, state.config.jitterPercent));
-      this.#record(state, result);
-      this.emit('probe', state.member, result);
+      try {
+        this.#record(state, result);
+        this.emit('probe', state.member, result);
+      } catch (err) {
+        // A listener's bug (memberHealthy, memberUnhealthy, probe) must not become an unhandled rejection that ends the process.
+        process.emitWarning(`proxy-balancer: a health event listener threw: ${err instanceof Error ? err.stack : String(err)}`);
+      }
     });
   }
 

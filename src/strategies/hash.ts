@@ -29,7 +29,7 @@
  * A request without a key (header, cookie or parameter absent or empty) is balanced by weighted
  * round robin over the candidates (Apache's byrequests), as HAProxy falls back to round robin.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { BalancerConfigError, expectKnownKeys, expectPlainObject, oneOf } from '../validate.js';
 import type { Member } from '../pool/member.js';
 import { readCookie } from '../sticky/cookie.js';
@@ -138,7 +138,7 @@ export class HashStrategy implements Strategy {
   }
 
   pick(candidates: readonly Member[], context: PickContext): Member | undefined {
-    const key = this.keyOf(context.req);
+    const key = this.keyOf(context.req, context.headers);
     if (key === undefined) return this.#fallback.pick(candidates);
     return this.memberForKey(candidates, key);
   }
@@ -163,7 +163,7 @@ export class HashStrategy implements Strategy {
   }
 
   /** The request's hash key, or undefined when it has none. */
-  keyOf(req: IncomingMessage | undefined): string | undefined {
+  keyOf(req: IncomingMessage | undefined, headers: IncomingHttpHeaders | undefined = req?.headers): string | undefined {
     if (req === undefined) return undefined;
     const key = this.config.key;
     let value: string | undefined;
@@ -181,12 +181,12 @@ export class HashStrategy implements Strategy {
         break;
       }
       case 'header': {
-        const header = req.headers[key.name];
+        const header = headers?.[key.name];
         value = Array.isArray(header) ? header.join(', ') : header;
         break;
       }
       case 'cookie':
-        value = readCookie(req.headers.cookie, key.name);
+        value = readCookie(headers?.cookie, key.name);
         break;
       case 'query':
         value = queryParam(req.url, key.name);

@@ -3,13 +3,18 @@
  * lbmethod providers and HAProxy's lb_*.c hooks, a strategy is one small object; it keeps its own
  * per-member bookkeeping (Apache's lbstatus, say) keyed by member and only reads member state.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Member } from '../pool/member.js';
 
 /** What a strategy may read about the request being balanced. */
 export interface PickContext {
   /** The client request (for hashing strategies); absent for synthetic picks. */
   readonly req?: IncomingMessage;
+  /**
+   * The request's headers as the client sent them. `req.headers` is by then the forwarded set
+   * (X-Forwarded-* from this hop, the member's Host), which a key must not depend on.
+   */
+  readonly headers?: IncomingHttpHeaders;
 }
 
 /** How a request to a member ended, for strategies that count traffic or latency. */
