@@ -50,6 +50,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   readonly #retryMs: number;
   readonly #now: () => number;
   readonly #slowStartMs: number;
+  readonly #candidates: Member[] = [];
 
   /**
    * @internal Built by createBalancer. `now` is injectable for tests of timers; `slowStartMs` 0 turns
@@ -167,11 +168,13 @@ export class Pool extends EventEmitter<PoolEvents> {
    */
   select(choose: ChooseFn, exclude?: ReadonlySet<Member>): Member | undefined {
     const members = this.#members;
-    const now = this.#now();
+    let now = 0; // read only when a member is in error
     let maxLbset = 0;
+    // One array reused for every pick (strategies get it only for the call), so a request allocates none.
+    const regular = this.#candidates;
     for (let lbset = 0; lbset <= maxLbset; lbset++) {
       let holes = 0;
-      const regular: Member[] = [];
+      regular.length = 0;
       let spares: Member[] | undefined;
       let standbys: Member[] | undefined;
       for (const m of members) {
@@ -181,7 +184,7 @@ export class Pool extends EventEmitter<PoolEvents> {
           if (m.role === 'active') holes++;
           continue;
         }
-        if (m.errorSince !== 0) this.#retryCheck(m, now);
+        if (m.errorSince !== 0) this.#retryCheck(m, (now ||= this.#now()));
         const usable = m.usable && !(exclude?.has(m) ?? false);
         if (m.role === 'spare') {
           if (usable) (spares ??= []).push(m);
@@ -196,6 +199,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       if (spares !== undefined && holes > 0) regular.push(...spares.slice(0, holes));
       if (regular.length > 0) {
         const chosen = choose(regular);
+        regular.length = 0; // hold no member past the pick
         if (chosen !== undefined) return chosen;
       }
       if (standbys !== undefined) {

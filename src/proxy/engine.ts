@@ -194,7 +194,7 @@ export class ProxyEngine {
     this.#options = options;
     this.#sweep = new DeadlineSweep(options.resolutionMs);
     // The engine writes the response itself: hop-by-hop filtering, the sticky cookie, byte counts.
-    this.#proxy = new ProxyServer({ xfwd: false, selfHandleResponse: true, prependPath: true });
+    this.#proxy = new ProxyServer({ selfHandleResponse: true }); // xfwd off and prependPath on are the defaults
     this.#proxy.on('error', () => {}); // every web() call passes its own callback; this only guards stray emits
     this.#proxy.on('proxyReq', (proxyReq, _req, res, _options, socket) => this.#onProxyReq(proxyReq, res, socket));
     this.#proxy.on('proxyRes', (proxyRes, _req, res) => this.#onProxyRes(proxyRes, res));

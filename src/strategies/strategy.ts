@@ -40,7 +40,10 @@ export type MembersChange = 'added' | 'removed' | 'weight';
 export interface Strategy {
   /** A short name, shown in snapshots and metrics. */
   readonly name: string;
-  /** Picks one of `candidates` (never empty) or returns undefined. */
+  /**
+   * Picks one of `candidates` (never empty) or returns undefined. The array is the pool's own and
+   * is reused for the next pick: read it during the call, copy it to keep it.
+   */
   pick(candidates: readonly Member[], context: PickContext): Member | undefined;
   /** Told when a request starts on a member (after the pick, or after a sticky route chose it). */
   requestStart?(member: Member): void;
