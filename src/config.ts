@@ -13,6 +13,8 @@ import {
   oneOf,
   optionalBoolean,
   optionalInteger,
+  tokenPattern,
+  MAX_TIMER_MS,
 } from './validate.js';
 
 /**
@@ -187,8 +189,8 @@ const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status', 'retryMs', 'ti
 const RETRY_KEYS = ['attempts', 'maxBodyBytes', 'budgetPercent', 'budgetMin'] as const;
 const OUTLIER_KEYS = ['consecutiveFailures', 'maxEjectionPercent', 'maxEjectionMs'] as const;
 /** RFC 9110 token characters, all of which are also valid in a cookie value. */
-const ROUTE_PATTERN = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,64}$/;
-const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's ceiling
+const ROUTE_PATTERN = tokenPattern(64);
+const MAX_TIMEOUT_MS = MAX_TIMER_MS;
 
 /** Validates balancer options and applies defaults. Throws {@link BalancerConfigError}. */
 export function normalizeOptions(options: unknown): BalancerConfig {

@@ -3,6 +3,17 @@
  * name the option path and the value in their messages.
  */
 
+/** RFC 9110 token characters (as a regex character class body): also valid in cookie names and values. */
+export const TOKEN_CHARS = "!#$%&'*+\\-.^_`|~0-9A-Za-z";
+
+/** A pattern for tokens of 1 to `max` characters. */
+export function tokenPattern(max: number): RegExp {
+  return new RegExp(`^[${TOKEN_CHARS}]{1,${max}}$`);
+}
+
+/** The longest delay `setTimeout` takes, in ms: the ceiling of every `...Ms` option. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Thrown for any invalid option; `path` names the option (`members[1].weight`) and `value` is what it got. */
 export class BalancerConfigError extends Error {
   /** Stable error code for programmatic checks. */

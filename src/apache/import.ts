@@ -46,7 +46,7 @@ import {
   type StrategyName,
 } from '../config.js';
 import { normalizeHealthCheckOverride, type HealthCheckOptions } from '../health/options.js';
-import { BalancerConfigError } from '../validate.js';
+import { BalancerConfigError, MAX_TIMER_MS } from '../validate.js';
 import { normalizeSticky, type StickyOptions, type StickySetCookieOptions } from '../sticky/options.js';
 import { ApacheConfigError, parseApacheConfig, type ApacheDirective } from './lexer.js';
 
@@ -180,7 +180,6 @@ interface BalancerDraft {
   setCookieLine?: number;
 }
 
-const MAX_TIMER_MS = 2_147_483_647; // setTimeout's ceiling, as config.ts enforces
 const WORKER_PARAMS_WITHOUT_EQUIVALENT = new Set([
   'min', 'max', 'smax', 'acquire', 'ttl', 'iobuffersize', 'receivebuffersize', 'keepalive', 'disablereuse',
   'enablereuse', 'addressttl', 'flushpackets', 'flushwait', 'flusher', 'responsefieldsize', 'secret',

@@ -9,6 +9,8 @@ import {
   expectPlainObject,
   oneOf,
   optionalInteger,
+  tokenPattern,
+  MAX_TIMER_MS,
 } from '../validate.js';
 
 /** How a member is probed: `TCP` only connects; the others send that HTTP request. */
@@ -131,12 +133,11 @@ const KEYS = ['method', 'path', 'intervalMs', 'timeoutMs', 'passes', 'fails', 'e
 const HTTP_ONLY_KEYS = ['path', 'expectStatus', 'expectBody', 'headers'] as const;
 /** Apache's watchdog tick (AP_WD_TM_SLICE), the smallest hcinterval it accepts. */
 const MIN_INTERVAL_MS = 100;
-const MAX_TIMER_MS = 2_147_483_647; // setTimeout's ceiling
 const MAX_COUNT = 1000;
 const MAX_JITTER_PERCENT = 50;
 /** Visible ASCII without `#`: what a request target may hold unencoded. */
 const PATH_PATTERN = /^\/[\x21-\x22\x24-\x7e]*$/;
-const TOKEN_PATTERN = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+const TOKEN_PATTERN = tokenPattern(256);
 /**
  * Field values Node will send: tab, visible ASCII, space and U+0080-U+00FF (its own header check,
  * `validateHeaderValue`). Anything else would pass here and then fail every probe with

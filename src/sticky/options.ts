@@ -12,6 +12,7 @@ import {
   oneOf,
   optionalBoolean,
   optionalInteger,
+  tokenPattern,
 } from '../validate.js';
 
 /** Attributes of the route cookie the balancer sets itself (`sticky.setCookie`). */
@@ -139,8 +140,7 @@ export const STICKY_DEFAULTS = {
  * @internal RFC 9110 `tchar`, which is also RFC 6265's cookie-name `token`: the characters of
  * cookie names, URL parameter names and routes.
  */
-export const TOKEN_CHARS = "!#$%&'*+\\-.^_`|~0-9A-Za-z";
-const NAME_PATTERN = new RegExp(`^[${TOKEN_CHARS}]{1,256}$`);
+const NAME_PATTERN = tokenPattern(256);
 /** RFC 6265 cookie-octet: printable US-ASCII except space, `"`, `,`, `;` and `\`. */
 const COOKIE_OCTET = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]$/;
 const STICKY_KEYS = ['cookie', 'urlParam', 'separator', 'failover', 'setCookie', 'table'] as const;

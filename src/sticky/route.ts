@@ -33,7 +33,8 @@
  * (so the work is bounded by that times the name's length, whatever the header's size), and return
  * only a route that is a valid route token.
  */
-import { TOKEN_CHARS, type StickyConfig } from './options.js';
+import { tokenPattern } from '../validate.js';
+import type { StickyConfig } from './options.js';
 
 /** The route a request asks for, and where it was found (Apache's BALANCER_SESSION_STICKY/ROUTE). */
 export interface RequestedRoute {
@@ -52,7 +53,7 @@ export interface RequestedRoute {
 export const MAX_SCAN_CHARS = 65_536;
 
 /** Same rule as member routes in config.ts: 1 to 64 RFC 9110 token characters. */
-const ROUTE_TOKEN = new RegExp(`^[${TOKEN_CHARS}]{1,64}$`);
+const ROUTE_TOKEN = tokenPattern(64); // the same rule as a member's route
 
 /** Whether `value` is a valid route: 1 to 64 token characters, safe in a cookie and a header. */
 export function isRouteToken(value: string): boolean {

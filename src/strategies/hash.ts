@@ -30,10 +30,9 @@
  * round robin over the candidates (Apache's byrequests), as HAProxy falls back to round robin.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { BalancerConfigError, expectKnownKeys, expectPlainObject, oneOf } from '../validate.js';
+import { BalancerConfigError, expectKnownKeys, expectPlainObject, oneOf, tokenPattern } from '../validate.js';
 import type { Member } from '../pool/member.js';
 import { readCookie } from '../sticky/cookie.js';
-import { TOKEN_CHARS } from '../sticky/options.js';
 import { ByRequests } from './byrequests.js';
 import type { MembersChange, PickContext, Strategy } from './strategy.js';
 
@@ -60,7 +59,7 @@ export interface HashConfig {
 
 const KEY_KINDS = ['client', 'url', 'path'] as const;
 const NAMED_KINDS = ['header', 'cookie', 'query'] as const;
-const NAME_PATTERN = new RegExp(`^[${TOKEN_CHARS}]{1,256}$`);
+const NAME_PATTERN = tokenPattern(256);
 const QUERY_NAME_PATTERN = /^[^\x00-\x1f\x7f]{1,256}$/;
 
 /**
