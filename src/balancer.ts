@@ -13,8 +13,9 @@ import { PassiveHealth } from './health/passive.js';
 import type { Member, MemberSnapshot } from './pool/member.js';
 import { Pool } from './pool/pool.js';
 import { ReplayableBody, hasBody } from './proxy/body.js';
-import { ProxyEngine, type ForwardOutcome } from './proxy/engine.js';
-import { forwardedRequestHeaders } from './proxy/headers.js';
+import { ProxyEngine } from './proxy/engine.js';
+import type { ForwardOutcome } from './proxy/outcome.js';
+import { buildUpstreamRequest, RequestRefusedError, type UpstreamRequest } from './proxy/target.js';
 import { StickySessions, type StickyRequest } from './sticky/sessions.js';
 import { resolveStrategy } from './strategies/index.js';
 import type { PickContext, Strategy } from './strategies/strategy.js';
@@ -76,8 +77,8 @@ class RetryableAttempt extends Error {}
  */
 interface RequestState {
   readonly req: IncomingMessage;
-  /** The headers as the client sent them, before the forwarded set replaced `req.headers`. */
-  readonly clientHeaders: IncomingHttpHeaders;
+  /** What every attempt sends upstream (target, headers), built once. */
+  readonly upstream: UpstreamRequest;
   /** What the request asks for by sticky route; undefined without sticky sessions. */
   readonly sticky: StickyRequest | undefined;
   /** One attempt on one member; true when the request is over for good. */
@@ -120,6 +121,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     idleTimeoutMs: config.idleTimeoutMs,
     preserveHost: config.preserveHost,
     resolutionMs: Math.min(1000, Math.max(5, Math.floor(shortest / 10))),
+    tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
   });
   const passive = new PassiveHealth(pool, config);
   const health = new HealthChecker(pool, config.healthCheck, (member) => member.healthCheck);
@@ -145,15 +147,15 @@ export function createBalancer(options: BalancerOptions): Balancer {
   /** What both kinds of request carry through their attempts. */
   abstract class BaseRequestState implements RequestState {
     readonly sticky: StickyRequest | undefined;
-    readonly clientHeaders: IncomingHttpHeaders;
     tried: Set<Member> | undefined = undefined;
     last: AttemptOutcome | undefined = undefined;
     lastMember: Member | undefined = undefined;
     stickyRefused = false;
 
-    constructor(readonly req: IncomingMessage, upgrade: boolean) {
-      this.clientHeaders = req.headers;
-      req.headers = forwardedRequestHeaders(req, upgrade);
+    constructor(
+      readonly req: IncomingMessage,
+      readonly upstream: UpstreamRequest,
+    ) {
       this.sticky = sticky?.read(req);
     }
 
@@ -167,11 +169,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
   class HttpRequestState extends BaseRequestState {
     constructor(
       req: IncomingMessage,
+      upstream: UpstreamRequest,
       readonly res: ServerResponse,
       readonly body: ReplayableBody | undefined,
       readonly withBody: boolean,
     ) {
-      super(req, false);
+      super(req, upstream);
     }
 
     #attempts = 0;
@@ -185,7 +188,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       }
       pool.begin(member);
       strategy.requestStart?.(member);
-      const outcome = await engine.forward(this.req, this.res, member, this.body, stickyHeaders(this, member));
+      const outcome = await engine.forward(this.req, this.res, member, this.upstream, this.body, stickyHeaders(this, member));
       return settleAttempt(this, member, outcome, outcome.bytesSent, outcome.bytesReceived);
     }
 
@@ -206,16 +209,17 @@ export function createBalancer(options: BalancerOptions): Balancer {
   class UpgradeRequestState extends BaseRequestState {
     constructor(
       req: IncomingMessage,
+      upstream: UpstreamRequest,
       readonly socket: Duplex,
       readonly head: Buffer,
     ) {
-      super(req, true);
+      super(req, upstream);
     }
 
     async attempt(member: Member): Promise<boolean> {
       pool.begin(member);
       strategy.requestStart?.(member);
-      const outcome = await engine.upgrade(this.req, this.socket, this.head, member, stickyHeaders(this, member));
+      const outcome = await engine.upgrade(this.req, this.socket, this.head, member, this.upstream, stickyHeaders(this, member));
       const tunnel = outcome.tunnel;
       if (tunnel === undefined) return settleAttempt(this, member, outcome, 0, outcome.bytesReceived);
       passive.record(member, outcome, false);
@@ -244,16 +248,21 @@ export function createBalancer(options: BalancerOptions): Balancer {
   /** The request path for plain HTTP requests. */
   function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (closed) return Promise.resolve(respondError(res, 503, 'balancer is closed'));
+    const upstream = refusedOr(req, false, (status, message) => respondError(res, status, message, true));
+    if (upstream === undefined) return Promise.resolve();
+    if (upstream.target === '*') return Promise.resolve(void res.writeHead(200, { 'content-length': 0 }).end());
     const withBody = hasBody(req);
     const body = withBody && maxBodyBytes > 0 ? new ReplayableBody(req, maxBodyBytes) : undefined;
-    return run(new HttpRequestState(req, res, body, withBody));
+    return run(new HttpRequestState(req, upstream, res, body, withBody));
   }
 
   /** The request path for Upgrade handshakes. */
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', ignore); // a client reset must not crash the process; the tunnel notices 'close'
     if (closed) return Promise.resolve(respondRawError(socket, 503, 'balancer is closed'));
-    return run(new UpgradeRequestState(req, socket, head));
+    const upstream = refusedOr(req, true, (status, message) => respondRawError(socket, status, message));
+    if (upstream === undefined) return Promise.resolve();
+    return run(new UpgradeRequestState(req, upstream, socket, head));
   }
 
   // One context object and one choose function for every pick: pool.select and strategy.pick are
@@ -284,7 +293,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       }
     }
     pickContext.req = state.req;
-    pickContext.headers = state.clientHeaders;
+    pickContext.headers = state.req.headers;
     try {
       return pool.select(choose, state.tried);
     } finally {
@@ -330,6 +339,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     try {
       await pRetry(
         async (attemptNumber) => {
+          if (closed) throw new AbortError('balancer closed');
           if (state.clientGone()) throw new AbortError('client gone');
           const member = pick(state);
           if (member === undefined) throw new AbortError('no other member');
@@ -426,9 +436,26 @@ const untyped = (hub: BalancerEventHub): import('node:events').EventEmitter => h
  * from other members (as Apache's nofailover does), 504 for a head timeout, else 502.
  */
 function answerFailure(state: RequestState): void {
+  const failure = state.last?.failure;
   if (state.stickyRefused) state.answer(503, 'the session\'s member is unavailable');
-  else if (state.last?.failure === 'timeout') state.answer(504, 'the member did not answer in time');
+  else if (failure === 'timeout') state.answer(504, 'the member did not answer in time');
+  else if (failure === 'bad-response') state.answer(502, 'the member sent an invalid response');
+  else if (failure === 'closed') state.answer(502, 'the balancer closed');
   else state.answer(502, 'no member answered');
+}
+
+/**
+ * The request's upstream form, or undefined after `refuse` answered a request that no member
+ * may see (a malformed target, a second Host, an Upgrade with a body).
+ */
+function refusedOr(req: IncomingMessage, upgrade: boolean, refuse: (status: number, message: string) => void): UpstreamRequest | undefined {
+  try {
+    return buildUpstreamRequest(req, upgrade);
+  } catch (err) {
+    if (!(err instanceof RequestRefusedError)) throw err;
+    refuse(err.status, err.message);
+    return undefined;
+  }
 }
 
 /**
@@ -450,14 +477,20 @@ function respondRawError(socket: Duplex, status: number, message: string): void 
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
 }
 
-/** A short plain-text error; a response already under way is cut instead. */
-function respondError(res: ServerResponse, status: number, message: string): void {
+/**
+ * A short plain-text error; a response already under way is cut instead. `close`: end the
+ * connection after it (the request was refused, so its body is not to be read on).
+ */
+function respondError(res: ServerResponse, status: number, message: string, close = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   if (res.destroyed) return;
   const text = `${status} ${message}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' };
+  if (close) headers.connection = 'close';
+  // The reason is explicit: a writeHead that threw on a member's reason phrase left it in statusMessage.
+  res.writeHead(status, STATUS_CODES[status] ?? '', headers);
   res.end(text);
 }

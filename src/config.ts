@@ -10,6 +10,9 @@ import {
   BalancerConfigError,
   expectKnownKeys,
   expectPlainObject,
+  denseArray,
+  inspect,
+  isArray,
   oneOf,
   optionalBoolean,
   optionalInteger,
@@ -66,6 +69,12 @@ export interface BalancerOptions {
   connectTimeoutMs?: number;
   /** Longest silence allowed in a member's response body, in ms; the client then sees a cut response. Default 60000. */
   idleTimeoutMs?: number;
+  /**
+   * Longest silence allowed in an open Upgrade tunnel (WebSocket), both directions together, in ms
+   * (HAProxy's `timeout tunnel`); the tunnel is then closed. Default 0: no limit, as nginx has none
+   * for upgraded connections unless `proxy_read_timeout` is set.
+   */
+  tunnelIdleTimeoutMs?: number;
   /** How failed attempts are retried on other members. */
   retry?: RetryOptions;
   /** Member statuses that count as member failures (Apache `failonstatus`): the member goes into error; the client still gets the response. */
@@ -146,6 +155,7 @@ export interface BalancerConfig {
   preserveHost: boolean;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
+  tunnelIdleTimeoutMs: number;
   retry: RetryConfig;
   failOnStatus: ReadonlySet<number>;
   failOnTimeout: boolean;
@@ -164,6 +174,7 @@ export const DEFAULTS = {
   preserveHost: false,
   connectTimeoutMs: 5_000,
   idleTimeoutMs: 60_000,
+  tunnelIdleTimeoutMs: 0,
   maxBodyBytes: 64 * 1024,
   budgetPercent: 20,
   budgetMin: 10,
@@ -181,7 +192,7 @@ export const DEFAULTS = {
 const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin', 'p2c', 'hash'];
 const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
 const BALANCER_KEYS = [
-  'members', 'strategy', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'retry',
+  'members', 'strategy', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'tunnelIdleTimeoutMs', 'retry',
   'failOnStatus', 'failOnTimeout', 'forceRecovery', 'outlierDetection', 'slowStartMs', 'healthCheck',
   'sticky', 'hash',
 ] as const;
@@ -197,14 +208,14 @@ export function normalizeOptions(options: unknown): BalancerConfig {
   expectPlainObject(options, 'options');
   expectKnownKeys(options, BALANCER_KEYS, 'options');
   const o = options as Partial<BalancerOptions>;
-  if (!Array.isArray(o.members)) {
+  if (!isArray(o.members, 'members')) {
     throw new BalancerConfigError('members', o.members, 'must be an array of member options');
   }
   if (o.hash !== undefined && o.strategy !== 'hash') {
     throw new BalancerConfigError('hash', o.hash, "applies only with strategy 'hash'");
   }
   const members: MemberConfig[] = [];
-  o.members.forEach((m, i) => members.push(normalizeMember(m, `members[${i}]`, members)));
+  denseArray(o.members, 'members').forEach((m, i) => members.push(normalizeMember(m, `members[${i}]`, members)));
   return {
     members,
     strategy: normalizeStrategy(o.strategy === undefined ? DEFAULTS.strategy : o.strategy, 'strategy'),
@@ -213,6 +224,7 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     preserveHost: optionalBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
     connectTimeoutMs: optionalInteger(o.connectTimeoutMs, 'connectTimeoutMs', 1, MAX_TIMEOUT_MS, DEFAULTS.connectTimeoutMs),
     idleTimeoutMs: optionalInteger(o.idleTimeoutMs, 'idleTimeoutMs', 1, MAX_TIMEOUT_MS, DEFAULTS.idleTimeoutMs),
+    tunnelIdleTimeoutMs: optionalInteger(o.tunnelIdleTimeoutMs, 'tunnelIdleTimeoutMs', 0, MAX_TIMEOUT_MS, DEFAULTS.tunnelIdleTimeoutMs),
     retry: normalizeRetry(o.retry, 'retry'),
     failOnStatus: normalizeStatusList(o.failOnStatus, 'failOnStatus'),
     failOnTimeout: optionalBoolean(o.failOnTimeout, 'failOnTimeout', DEFAULTS.failOnTimeout),
@@ -251,8 +263,8 @@ function normalizeOutlierDetection(value: unknown, path: string): OutlierDetecti
 
 function normalizeStatusList(value: unknown, path: string): ReadonlySet<number> {
   if (value === undefined) return new Set();
-  if (!Array.isArray(value)) throw new BalancerConfigError(path, value, 'must be an array of HTTP status codes');
-  value.forEach((code, i) => optionalInteger(code, `${path}[${i}]`, 100, 599, 0));
+  if (!isArray(value, path)) throw new BalancerConfigError(path, value, 'must be an array of HTTP status codes');
+  denseArray(value, path).forEach((code, i) => optionalInteger(code, `${path}[${i}]`, 100, 599, 0));
   return new Set(value as number[]);
 }
 
@@ -307,6 +319,7 @@ export function normalizeStrategy(value: unknown, path: string): StrategyName | 
     throw new BalancerConfigError(path, value, `must be one of ${STRATEGY_NAMES.join(', ')} or a strategy object`);
   }
   const s = value as Record<string, unknown>;
+  inspect(() => s.name, path);
   if (typeof s.name !== 'string' || s.name.length === 0) {
     throw new BalancerConfigError(`${path}.name`, s.name, 'must be a non-empty string');
   }

@@ -30,11 +30,46 @@ export class BalancerConfigError extends Error {
   }
 }
 
+/**
+ * A plain object: `{...}` or `Object.create(null)`. A Date, Map, class instance or array is not an
+ * option group, and a revoked Proxy is refused by name rather than by a TypeError.
+ */
 export function expectPlainObject(value: unknown, path: string): asserts value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new BalancerConfigError(path, value, 'must be an object');
+  if (value === null || typeof value !== 'object' || isArray(value, path)) throw new BalancerConfigError(path, value, 'must be an object');
+  if (!isPlainObject(value, path)) throw new BalancerConfigError(path, value, 'must be a plain object');
+}
+
+/** Whether `value` is a plain object; a revoked Proxy is a {@link BalancerConfigError} at `path`. */
+export function isPlainObject(value: unknown, path: string): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = inspect(() => Object.getPrototypeOf(value) as unknown, path);
+  return proto === Object.prototype || proto === null;
+}
+
+/** `Array.isArray`, with a revoked Proxy refused as a {@link BalancerConfigError} at `path`. */
+export function isArray(value: unknown, path: string): value is readonly unknown[] {
+  return inspect(() => Array.isArray(value), path);
+}
+
+/** Runs a look at a value that throws only for a revoked Proxy. */
+export function inspect<T>(look: () => T, path: string): T {
+  try {
+    return look();
+  } catch {
+    throw new BalancerConfigError(path, REVOKED, 'must be a plain value');
   }
 }
+
+/** An array with no holes (`[, m]` and `new Array(3)` are refused: a hole is no member). */
+export function denseArray(value: readonly unknown[], path: string): readonly unknown[] {
+  for (let i = 0; i < value.length; i++) {
+    if (!(i in value)) throw new BalancerConfigError(`${path}[${i}]`, undefined, 'must be given (the array has a hole here)');
+  }
+  return value;
+}
+
+/** Stands for a value that cannot be looked at, in error messages. */
+const REVOKED = Symbol('a revoked Proxy');
 
 export function expectKnownKeys(value: Record<string, unknown>, known: readonly string[], path: string): void {
   for (const key of Object.keys(value)) {
@@ -67,6 +102,7 @@ export function oneOf<T extends string>(value: unknown, allowed: readonly T[], p
 
 /** A short, safe rendering of a bad value for an error message. */
 export function describeValue(value: unknown): string {
+  if (value === REVOKED) return 'a revoked Proxy';
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
   if (typeof value === 'number') return String(value);
@@ -77,6 +113,10 @@ export function describeValue(value: unknown): string {
     if (text === undefined) return String(value);
     return text.length > 80 ? `${text.slice(0, 80)}…` : text;
   } catch {
-    return Object.prototype.toString.call(value);
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return 'a value that cannot be shown';
+    }
   }
 }

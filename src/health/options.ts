@@ -6,7 +6,9 @@
 import {
   BalancerConfigError,
   expectKnownKeys,
+  denseArray,
   expectPlainObject,
+  isArray,
   oneOf,
   optionalInteger,
   tokenPattern,
@@ -232,9 +234,9 @@ function normalizePath(value: unknown, path: string): string {
 
 /** One code, one range, or a non-empty array of them, as inclusive ranges. */
 function normalizeExpectStatus(value: unknown, path: string): StatusRange[] {
-  if (!Array.isArray(value)) return [statusRangeOf(value, path)];
+  if (!isArray(value, path)) return [statusRangeOf(value, path)];
   if (value.length === 0) throw new BalancerConfigError(path, value, 'must not be empty');
-  return value.map((entry: unknown, i) => statusRangeOf(entry, `${path}[${i}]`));
+  return denseArray(value, path).map((entry: unknown, i) => statusRangeOf(entry, `${path}[${i}]`));
 }
 
 function statusRangeOf(value: unknown, path: string): StatusRange {
@@ -249,7 +251,7 @@ function statusRangeOf(value: unknown, path: string): StatusRange {
       low = Number(match[1]);
       high = match[2] === undefined ? low : Number(match[2]);
     }
-  } else if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'number' && typeof value[1] === 'number') {
+  } else if (isArray(value, path) && value.length === 2 && typeof value[0] === 'number' && typeof value[1] === 'number') {
     [low, high] = value as [number, number];
   }
   if (low === undefined || high === undefined || !isStatusCode(low) || !isStatusCode(high)) {

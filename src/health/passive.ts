@@ -7,7 +7,7 @@
 import type { BalancerConfig } from '../config.js';
 import type { Member } from '../pool/member.js';
 import type { Pool } from '../pool/pool.js';
-import type { ForwardOutcome } from '../proxy/engine.js';
+import type { ForwardOutcome } from '../proxy/outcome.js';
 
 /** A healthy spell this many ejection-lengths long forgives a member's earlier ejections. */
 const FORGIVE_AFTER_EJECTIONS = 4;
@@ -40,6 +40,7 @@ export class PassiveHealth {
         pool.markSuccess(member);
         return false;
       case 'client-abort':
+      case 'closed':
         return false;
       case 'connect':
         pool.markError(member, `connect failed: ${outcome.error?.code ?? outcome.error?.message ?? 'unknown'}`);
@@ -52,6 +53,8 @@ export class PassiveHealth {
         return this.#failed(member, `no response: ${outcome.error?.code ?? 'closed'}`);
       case 'truncated':
         return this.#failed(member, `response cut: ${outcome.error?.code ?? 'closed'}`);
+      case 'bad-response':
+        return this.#failed(member, `invalid response: ${outcome.error?.message ?? 'unknown'}`);
     }
   }
 

@@ -52,6 +52,8 @@ export interface MemberSnapshot {
 export class Member {
   /** Parsed member URL. */
   readonly url: URL;
+  /** The URL's path without its trailing slash (`''` for `/`): prepended to every request target. */
+  readonly basePath: string;
   /** Unique, cookie-safe name of the member. */
   readonly route: string;
   /** Apache loadfactor, 1..100. */
@@ -98,6 +100,8 @@ export class Member {
   constructor(config: MemberConfig, now: () => number) {
     this.#now = now;
     this.url = config.url;
+    const path = config.url.pathname;
+    this.basePath = path.endsWith('/') ? path.slice(0, -1) : path;
     this.route = config.route;
     this.weight = config.weight;
     this.fullLbfactor = lbfactorOf(config.weight);

@@ -55,6 +55,16 @@ export class DeadlineSweep {
     this.#timer = undefined;
   }
 
+  /** Calls `fn` for every entry (it may remove the entry it is given). */
+  forEach(fn: (entry: DeadlineEntry) => void): void {
+    let entry = this.#head;
+    while (entry !== undefined) {
+      const next = entry.next;
+      fn(entry);
+      entry = next;
+    }
+  }
+
   #sweep(): void {
     const now = Date.now();
     let entry = this.#head;

@@ -13,35 +13,25 @@ import { ProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { Member } from '../pool/member.js';
 import type { ReplayableBody } from './body.js';
 import { DeadlineEntry, DeadlineSweep } from './deadlines.js';
-import { forwardedResponseHead } from './headers.js';
+import { forwardedResponseHead, invalidStatusLine } from './headers.js';
+import { InvalidResponseError, type FailureKind, type ForwardOutcome } from './outcome.js';
+import { upstreamPath, type UpstreamRequest } from './target.js';
 import { forwardUpgrade, type Tunnel, type UpgradeOutcome } from './upgrade.js';
 
 /**
- * How an attempt failed:
- * - `connect`: no connection, so no byte reached the member (refused, unreachable, DNS, connect timeout).
- * - `no-response`: connected, the request may have reached the member, no response byte came back.
- * - `timeout`: no response head within `timeoutMs`.
- * - `truncated`: the response head went to the client, then the member failed mid-body.
- * - `client-abort`: the client went away; not the member's fault.
+ * Relays a member's 1xx (RFC 9110 15.2: a proxy forwards them): 102 and 103 Early Hints (its
+ * `Link` fields only). 100 is the front end's own business (it answered the client's Expect).
+ * HTTP/1.0 clients get none (RFC 9110 15.2).
  */
-export type FailureKind = 'connect' | 'no-response' | 'timeout' | 'truncated' | 'client-abort';
-
-/** How one attempt on one member ended. */
-export interface ForwardOutcome {
-  /** Undefined when the response went to the client whole. */
-  readonly failure: FailureKind | undefined;
-  /** The member's status code, or 0 when no response head came. */
-  readonly status: number;
-  /** True once the response head was written to the client: nothing may be retried after that. */
-  readonly responseStarted: boolean;
-  readonly bytesSent: number;
-  readonly bytesReceived: number;
-  readonly durationMs: number;
-  readonly error: (Error & { code?: string }) | undefined;
-  /** The attempt went out on a reused keep-alive socket (a reset then may be a keep-alive race). */
-  readonly reusedSocket: boolean;
-  /** The member's Set-Cookie fields, for the sticky session table. */
-  readonly setCookie: readonly string[] | undefined;
+function relayInformational(ex: Exchange, info: http.InformationEvent): void {
+  const { req, res } = ex;
+  if (ex.settled || res.headersSent || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
+  try {
+    if (info.statusCode === 102) res.writeProcessing();
+    else if (info.statusCode === 103 && info.headers.link !== undefined) res.writeEarlyHints({ link: info.headers.link });
+  } catch {
+    // An invalid Link value: the hint is dropped, the final response still comes.
+  }
 }
 
 /** Options of {@link ProxyEngine}. */
@@ -56,6 +46,17 @@ export interface EngineOptions {
   preserveHost: boolean;
   /** How often deadlines are checked, in ms: timeouts fire up to this late. */
   resolutionMs: number;
+  /** Longest silence allowed in an open tunnel, in ms; 0: none. */
+  tunnelIdleTimeoutMs: number;
+}
+
+/** What http-proxy-3 reads of its target: the member's scheme and authority, an empty path. */
+interface ProxyTarget {
+  protocol: string;
+  host: string;
+  hostname: string;
+  port: number;
+  pathname: string;
 }
 
 const kExchange = Symbol('proxy-balancer.exchange');
@@ -69,6 +70,7 @@ function onMemberData(this: TaggedMemberResponse, chunk: Buffer): void {
   const ex = this[kExchange];
   if (ex === undefined || ex.settled) return;
   ex.bytesReceived += chunk.length;
+  ex.lastActivity = Date.now();
   if (!ex.res.write(chunk)) {
     this.pause();
     ex.res.once('drain', () => this.resume());
@@ -101,8 +103,8 @@ class Exchange extends DeadlineEntry {
   responseStarted = false;
   status = 0;
   bytesReceived = 0;
-  /** Bytes received at the last idle check. */
-  idleMark = 0;
+  /** Epoch ms when the response last moved: the idle deadline counts from it, not from a sweep. */
+  lastActivity = 0;
   proxyReq: http.ClientRequest | undefined;
   proxyRes: IncomingMessage | undefined;
   setCookie: readonly string[] | undefined;
@@ -141,9 +143,10 @@ class Exchange extends DeadlineEntry {
       } else {
         this.deadline = this.connected ? headDeadline : Math.min(headDeadline, this.start + connectMs);
       }
-    } else if (this.bytesReceived !== this.idleMark || this.res.writableNeedDrain) {
-      this.idleMark = this.bytesReceived;
-      this.deadline = now + idleMs;
+    } else if (this.res.writableNeedDrain) {
+      this.deadline = now + idleMs; // the client is slow to read: not the member's silence
+    } else if (this.lastActivity + idleMs > now) {
+      this.deadline = this.lastActivity + idleMs;
     } else {
       this.proxyRes?.destroy();
       this.settle('truncated', Object.assign(new Error(`response body idle for ${idleMs} ms`), { code: 'ETIMEDOUT' }));
@@ -154,6 +157,11 @@ class Exchange extends DeadlineEntry {
     if (this.settled) return;
     this.settled = true;
     this.sweep.remove(this);
+    if (failure === 'closed') {
+      this.proxyReq?.destroy();
+      this.proxyRes?.destroy();
+      if (this.responseStarted) this.res.destroy();
+    }
     this.res.removeListener('close', onClientClose);
     if (this.res[kExchange] === this) this.res[kExchange] = undefined;
     this.body?.detach();
@@ -187,14 +195,21 @@ export class ProxyEngine {
   readonly #agents = new Map<Member, http.Agent>();
   // Tunnels are few and long-lived, so a Set per member is fine here (unlike the request hot path).
   readonly #tunnels = new Map<Member, Set<Tunnel>>();
+  readonly #targets = new WeakMap<Member, ProxyTarget>();
   readonly #sweep: DeadlineSweep;
   readonly #options: EngineOptions;
+  readonly #closing = new AbortController();
+  #closed = false;
 
   constructor(options: EngineOptions) {
     this.#options = options;
     this.#sweep = new DeadlineSweep(options.resolutionMs);
     // The engine writes the response itself: hop-by-hop filtering, the sticky cookie, byte counts.
-    this.#proxy = new ProxyServer({ selfHandleResponse: true }); // xfwd off and prependPath on are the defaults
+    this.#proxy = new ProxyServer({ selfHandleResponse: true }); // xfwd is off by default
+    // deleteLength sets `Content-Length: 0` on a DELETE or OPTIONS without one and drops
+    // Transfer-Encoding, while the body is still piped: a smuggling hole. Framing is target.ts's job.
+    const proxy = this.#proxy as unknown as { webPasses: { name: string }[] };
+    proxy.webPasses = proxy.webPasses.filter((pass) => pass.name !== 'deleteLength');
     this.#proxy.on('error', () => {}); // every web() call passes its own callback; this only guards stray emits
     this.#proxy.on('proxyReq', (proxyReq, _req, res, _options, socket) => this.#onProxyReq(proxyReq, res, socket));
     this.#proxy.on('proxyRes', (proxyRes, _req, res) => this.#onProxyRes(proxyRes, res));
@@ -206,18 +221,39 @@ export class ProxyEngine {
    * response, flat `[name, value, ...]` (the sticky Set-Cookie). Resolves when the exchange is over;
    * never rejects.
    */
-  forward(req: IncomingMessage, res: ServerResponse, member: Member, body?: ReplayableBody, responseHeaders?: readonly string[]): Promise<ForwardOutcome> {
+  forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    member: Member,
+    upstream: UpstreamRequest,
+    body?: ReplayableBody,
+    responseHeaders?: readonly string[],
+  ): Promise<ForwardOutcome> {
     return new Promise((resolve) => {
       const o = this.#options;
       const ex = new Exchange(req, res, body, responseHeaders, this.#sweep, o.connectTimeoutMs, member.timeoutMs ?? o.timeoutMs, o.idleTimeoutMs, resolve);
+      if (this.#closed) {
+        ex.settle('closed', new Error('the balancer is closed'));
+        return;
+      }
       (res as TaggedResponse)[kExchange] = ex;
       res.on('close', onClientClose);
       this.#sweep.add(ex);
-      const options: ServerOptions = { target: member.url, agent: this.#agentFor(member) };
-      // req.headers is the balancer's own forwarded copy: setting Host on it spares http-proxy-3 a second copy.
-      if (!o.preserveHost) req.headers.host = member.url.host;
+      const options: ServerOptions = { target: this.#targetFor(member), agent: this.#agentFor(member), toProxy: true };
       if (body !== undefined) options.buffer = body.stream();
-      this.#proxy.web(req, res, options, ex.onProxyError);
+      upstream.headers.host = o.preserveHost ? upstream.clientHost : member.url.host;
+      // http-proxy-3 reads the path and headers from req, synchronously inside web(): lend it the
+      // built ones (with toProxy, it sends req.url as it is, where its own join would normalize).
+      const clientUrl = req.url;
+      const clientHeaders = req.headers;
+      req.url = upstreamPath(member, upstream.target);
+      req.headers = upstream.headers as IncomingMessage['headers'];
+      try {
+        this.#proxy.web(req, res, options, ex.onProxyError);
+      } finally {
+        req.url = clientUrl;
+        req.headers = clientHeaders;
+      }
     });
   }
 
@@ -225,11 +261,14 @@ export class ProxyEngine {
    * Forwards an Upgrade handshake to `member`. `req.headers` must already be the forwarded set
    * (hop-by-hop fields removed, Upgrade kept). An open tunnel is tracked until it closes.
    */
-  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, member: Member, responseHeaders?: readonly string[]): Promise<UpgradeOutcome> {
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, member: Member, upstream: UpstreamRequest, responseHeaders?: readonly string[]): Promise<UpgradeOutcome> {
     const o = this.#options;
-    const headers: http.OutgoingHttpHeaders = { ...req.headers };
-    if (!o.preserveHost) headers.host = member.url.host;
-    const outcome = await forwardUpgrade(req, socket, head, member, headers, responseHeaders, { connectMs: o.connectTimeoutMs, headMs: member.timeoutMs ?? o.timeoutMs });
+    upstream.headers.host = o.preserveHost ? upstream.clientHost : member.url.host;
+    const outcome = await forwardUpgrade(socket, head, member, upstream, responseHeaders, {
+      connectMs: o.connectTimeoutMs,
+      headMs: member.timeoutMs ?? o.timeoutMs,
+      tunnelIdleMs: o.tunnelIdleTimeoutMs,
+    }, this.#closing.signal);
     const tunnel = outcome.tunnel;
     if (tunnel !== undefined) {
       let open = this.#tunnels.get(member);
@@ -260,13 +299,29 @@ export class ProxyEngine {
     this.#agents.delete(member);
   }
 
-  /** Ends every tunnel, destroys every agent socket and stops the sweep. */
+  /**
+   * Ends every attempt in flight (each settles as `closed`, so nothing is retried), every tunnel and
+   * handshake, and destroys every agent socket. Later attempts settle as `closed` at once.
+   */
   close(): void {
+    this.#closed = true;
+    this.#closing.abort();
+    this.#sweep.forEach((entry) => (entry as Exchange).settle('closed', new Error('the balancer is closed')));
     for (const tunnels of this.#tunnels.values()) for (const tunnel of tunnels) tunnel.end();
     for (const agent of this.#agents.values()) agent.destroy();
     this.#agents.clear();
     this.#sweep.stop();
-    this.#proxy.removeAllListeners();
+  }
+
+  /** The member as http-proxy-3's target, without a path: the request path is built in target.ts. */
+  #targetFor(member: Member): ProxyTarget {
+    let target = this.#targets.get(member);
+    if (target === undefined) {
+      const { protocol, host, hostname, port } = member.url;
+      target = { protocol, host, hostname, port: Number(port || (protocol === 'https:' ? 443 : 80)), pathname: '' };
+      this.#targets.set(member, target);
+    }
+    return target;
   }
 
   #agentFor(member: Member): http.Agent {
@@ -287,6 +342,7 @@ export class ProxyEngine {
       return;
     }
     ex.proxyReq = proxyReq;
+    proxyReq.on('information', (info: http.InformationEvent) => relayInformational(ex, info));
     if (socket.connecting) socket.once('connect', () => (ex.connected = true));
     else ex.connected = true;
   }
@@ -301,11 +357,27 @@ export class ProxyEngine {
     ex.connected = true;
     ex.proxyRes = proxyRes;
     ex.status = proxyRes.statusCode ?? 0;
-    ex.deadline = Date.now() + ex.idleMs;
+    ex.lastActivity = Date.now();
+    ex.deadline = ex.lastActivity + ex.idleMs;
+    const invalid = invalidStatusLine(ex.status, proxyRes.statusMessage);
+    if (invalid !== undefined) {
+      proxyRes.destroy();
+      ex.settle('bad-response', new InvalidResponseError(invalid));
+      return;
+    }
     const head = forwardedResponseHead(proxyRes.rawHeaders);
     ex.setCookie = head.setCookie;
     if (ex.responseHeaders !== undefined) head.fields.push(...ex.responseHeaders);
-    res.writeHead(ex.status, proxyRes.statusMessage, head.fields);
+    try {
+      res.writeHead(ex.status, proxyRes.statusMessage, head.fields);
+    } catch (err) {
+      // Whatever Node refuses to write (a field it finds invalid) is the member's bad response;
+      // the fields it may have set before throwing are not the 502's.
+      proxyRes.destroy();
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      ex.settle('bad-response', new InvalidResponseError((err as Error).message));
+      return;
+    }
     ex.responseStarted = true;
     (proxyRes as TaggedMemberResponse)[kExchange] = ex;
     proxyRes.on('data', onMemberData);

@@ -1,16 +1,15 @@
 /**
  * Header rules at the proxy boundary: hop-by-hop fields (RFC 9110 section 7.6.1) removed in both
- * directions, including any field named in `Connection`, and the forwarding fields added. Each
- * function builds a new header set; the member's response headers are never edited in place
+ * directions, including any field named in `Connection` (requests: target.ts). Each function
+ * builds a new header set; the member's response headers are never edited in place
  * (Node's agent reads `Keep-Alive` from them when it frees the socket).
  */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /** Fields that describe one connection, never forwarded (RFC 9110 7.6.1, plus `Proxy-Connection` and `Trailer`). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'http2-settings']);
+export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'http2-settings']);
 
 /** Field names listed in a `Connection` header value, lower-cased; undefined for the usual bare values. */
-function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+export function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string' && value.length <= 10) {
     const lower = value.toLowerCase(); // the common cases name no field: skip the split
@@ -25,34 +24,6 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return tokens;
 }
 
-/**
- * The request headers to send to a member: hop-by-hop fields dropped, `Expect` dropped (this
- * server already answered `100 Continue`), `X-Forwarded-For` appended with the client address,
- * `X-Forwarded-Proto` and `X-Forwarded-Host` set from this hop (client-sent values are not trusted).
- * The Host header is left as the client sent it; the engine replaces it per member unless
- * `preserveHost` is on.
- */
-/** `upgrade`: keep `Connection: upgrade` and `Upgrade` (WebSocket handshakes). */
-export function forwardedRequestHeaders(req: IncomingMessage, upgrade: boolean): IncomingHttpHeaders {
-  const incoming = req.headers;
-  const named = connectionTokens(incoming.connection);
-  const out: IncomingHttpHeaders = {};
-  for (const key in incoming) {
-    if (HOP_BY_HOP.has(key) || key === 'expect' || named?.has(key)) continue;
-    out[key] = incoming[key];
-  }
-  if (upgrade && incoming.upgrade !== undefined) {
-    out.connection = 'upgrade';
-    out.upgrade = incoming.upgrade;
-  }
-  const clientAddress = req.socket.remoteAddress ?? '';
-  const prior = incoming['x-forwarded-for'];
-  out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${clientAddress}` : clientAddress;
-  out['x-forwarded-proto'] = isEncrypted(req) ? 'https' : 'http';
-  if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
-  return out;
-}
-
 /** A member's response head, ready for `res.writeHead`, and its Set-Cookie values. */
 export interface ForwardedResponseHead {
   /** Flat `[name, value, ...]`: hop-by-hop fields dropped, original name case and repeated fields kept. */
@@ -62,10 +33,11 @@ export interface ForwardedResponseHead {
 }
 
 /**
- * The member's response head from its raw header list. Reads `rawHeaders` rather than
- * `headers`, which Node builds lazily and which then need not be built at all.
+ * The member's response head from its raw header list. Reads `rawHeaders` rather than `headers`,
+ * which Node builds lazily and which then need not be built at all. `switching`: the head of a
+ * 101, which keeps `Upgrade` and a bare `Connection: upgrade`.
  */
-export function forwardedResponseHead(raw: readonly string[]): ForwardedResponseHead {
+export function forwardedResponseHead(raw: readonly string[], switching = false): ForwardedResponseHead {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -79,14 +51,28 @@ export function forwardedResponseHead(raw: readonly string[]): ForwardedResponse
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
     const value = raw[i + 1]!;
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) {
+      // A 101 keeps what the switch itself needs: `Connection: upgrade` and `Upgrade`.
+      if (switching && lower === 'upgrade') fields.push('Connection', 'upgrade', name, value);
+      continue;
+    }
     if (lower === 'set-cookie') (setCookie ??= []).push(value);
     fields.push(name, value);
   }
   return { fields, setCookie };
 }
 
-function isEncrypted(req: IncomingMessage): boolean {
-  return (req.socket as { encrypted?: boolean }).encrypted === true;
+/** Reason-phrase bytes RFC 9112 allows: HTAB, SP, VCHAR, obs-text. */
+const INVALID_REASON_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * Why a member's final status line cannot be relayed, or undefined when it can. Node's client
+ * parser accepts 000, 099, 600-999 and control bytes in the reason phrase; `writeHead` throws on
+ * some of them, inside a listener, which would end the process (RFC 9110 15: 100-599 only).
+ */
+export function invalidStatusLine(status: number, reason: string | undefined): string | undefined {
+  if (!Number.isInteger(status) || status < 200 || status > 599) return `invalid status ${status}`;
+  if (reason !== undefined && INVALID_REASON_CHAR.test(reason)) return 'a control byte in the reason phrase';
+  return undefined;
 }

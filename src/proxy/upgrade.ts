@@ -6,10 +6,12 @@
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Member } from '../pool/member.js';
-import type { FailureKind, ForwardOutcome } from './engine.js';
-import { forwardedResponseHead } from './headers.js';
+import { forwardedResponseHead, invalidStatusLine } from './headers.js';
+import { InvalidResponseError, type FailureKind, type ForwardOutcome } from './outcome.js';
+import { upstreamPath, type UpstreamRequest } from './target.js';
 
 /**
  * How a handshake attempt ended, in the same terms as a plain request's outcome (status 101, the
@@ -32,55 +34,60 @@ export interface Tunnel {
 export interface UpgradeTimeouts {
   connectMs: number;
   headMs: number;
+  /** Longest silence in an open tunnel (HAProxy's `timeout tunnel`); 0: none. */
+  tunnelIdleMs: number;
 }
 
-/** Path on the member: its URL path prefix joined with the request's path and query. */
-export function memberPath(member: Member, requestUrl: string): string {
-  const target = new URL(requestUrl, 'http://placeholder'); // absolute-form URIs keep only path and query
-  const prefix = member.url.pathname.endsWith('/') ? member.url.pathname.slice(0, -1) : member.url.pathname;
-  return `${prefix}${target.pathname}${target.search}`;
-}
+/** How long a tunnel that one side ended may take to flush the other before both are destroyed. */
+const TUNNEL_CLOSE_GRACE_MS = 5_000;
 
 /**
- * Sends the handshake of `req` to `member`. The client socket is left untouched until the member
- * answers, so a failure before that can be retried elsewhere.
+ * Sends the handshake of `upstream` to `member`. The client socket is left untouched until the
+ * member answers, so a failure before that can be retried elsewhere. `closing` aborts the attempt.
  */
 export function forwardUpgrade(
-  req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
   member: Member,
-  headers: http.OutgoingHttpHeaders,
+  upstream: UpstreamRequest,
   responseHeaders: readonly string[] | undefined,
   timeouts: UpgradeTimeouts,
+  closing: AbortSignal,
 ): Promise<UpgradeOutcome> {
   const start = Date.now();
   return new Promise((resolve) => {
     let settled = false;
     let connected = false;
+    let responseStarted = false;
     const client = member.url.protocol === 'https:' ? https : http;
     const proxyReq = client.request({
       host: member.url.hostname.replace(/^\[|\]$/g, ''),
       port: member.url.port || (member.url.protocol === 'https:' ? 443 : 80),
-      method: req.method,
-      path: memberPath(member, req.url ?? '/'),
-      headers,
+      method: upstream.method,
+      path: upstreamPath(member, upstream.target),
+      headers: upstream.headers,
       agent: false, // a tunnel owns its connection for life; it never returns to a pool
     });
-    let responseStarted = false;
     const finish = (outcome: Pick<UpgradeOutcome, 'failure' | 'status' | 'error' | 'bytesReceived' | 'tunnel'>): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.removeListener('close', onClientClose);
+      socket.removeListener('close', onClientGone);
+      socket.removeListener('end', onClientGone);
+      closing.removeEventListener('abort', onClosing);
       resolve({ ...outcome, responseStarted, bytesSent: 0, reusedSocket: false, setCookie: undefined, durationMs: Date.now() - start });
     };
     const fail = (failure: FailureKind, error: Error & { code?: string }): void => {
       proxyReq.destroy();
+      if (failure === 'closed' || (responseStarted && failure !== 'client-abort')) socket.destroy();
       finish({ failure, status: 0, error, bytesReceived: 0, tunnel: undefined });
     };
-    const onClientClose = (): void => fail('client-abort', Object.assign(new Error('client closed'), { code: 'ECONNRESET' }));
-    socket.once('close', onClientClose);
+    // A client that leaves before the answer (a FIN counts: server sockets are half-open) ends the attempt.
+    const onClientGone = (): void => fail('client-abort', Object.assign(new Error('client closed'), { code: 'ECONNRESET' }));
+    const onClosing = (): void => fail('closed', new Error('the balancer is closed'));
+    socket.once('close', onClientGone);
+    socket.once('end', onClientGone);
+    closing.addEventListener('abort', onClosing);
     // One timer: first the connect deadline (or the head deadline if sooner), then, once
     // connected, re-armed for what is left of the head deadline.
     const onDeadline = (): void => {
@@ -108,32 +115,44 @@ export function forwardUpgrade(
         memberSocket.destroy();
         return;
       }
-      const tunnel = openTunnel(member, socket, head, proxyRes, memberSocket, memberHead, responseHeaders);
+      const tunnel = openTunnel(member, socket, head, proxyRes, memberSocket, memberHead, responseHeaders, timeouts.tunnelIdleMs);
       finish({ failure: undefined, status: 101, error: undefined, bytesReceived: 0, tunnel });
     });
 
     proxyReq.on('response', (proxyRes) => {
       // The member declined to switch protocols: relay its answer as a plain HTTP response, then close.
-      const lines = [`HTTP/1.1 ${proxyRes.statusCode} ${proxyRes.statusMessage ?? ''}`];
+      const status = proxyRes.statusCode ?? 0;
+      const invalid = invalidStatusLine(status, proxyRes.statusMessage);
+      if (invalid !== undefined) {
+        proxyRes.destroy();
+        fail('bad-response', new InvalidResponseError(invalid));
+        return;
+      }
+      const lines = [`HTTP/1.1 ${status} ${proxyRes.statusMessage ?? ''}`];
       const { fields } = forwardedResponseHead(proxyRes.rawHeaders);
       for (let i = 0; i < fields.length; i += 2) lines.push(`${fields[i]}: ${fields[i + 1]}`);
       lines.push('connection: close');
+      socket.removeListener('end', onClientGone); // from here the client may half-close and still read
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
       responseStarted = true;
       let bytes = 0;
+      // Relayed with backpressure: a client that does not read must not make the process buffer the body.
       proxyRes.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        socket.write(chunk);
+        if (!socket.write(chunk)) {
+          proxyRes.pause();
+          socket.once('drain', () => proxyRes.resume());
+        }
       });
       proxyRes.on('end', () => {
         socket.end();
-        finish({ failure: undefined, status: proxyRes.statusCode ?? 0, error: undefined, bytesReceived: bytes, tunnel: undefined });
+        finish({ failure: undefined, status, error: undefined, bytesReceived: bytes, tunnel: undefined });
       });
       proxyRes.on('error', () => {});
       proxyRes.on('close', () => {
         if (!proxyRes.complete) {
           socket.destroy();
-          finish({ failure: 'truncated', status: proxyRes.statusCode ?? 0, error: Object.assign(new Error('member closed mid-response'), { code: 'ECONNRESET' }), bytesReceived: bytes, tunnel: undefined });
+          finish({ failure: 'truncated', status, error: Object.assign(new Error('member closed mid-response'), { code: 'ECONNRESET' }), bytesReceived: bytes, tunnel: undefined });
         }
       });
     });
@@ -149,13 +168,14 @@ function openTunnel(
   memberSocket: Duplex,
   memberHead: Buffer,
   responseHeaders: readonly string[] | undefined,
+  idleMs: number,
 ): Tunnel {
   let bytesSent = head.length;
   let bytesReceived = memberHead.length;
   const lines = [`HTTP/1.1 101 ${proxyRes.statusMessage || 'Switching Protocols'}`];
-  const raw = proxyRes.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
-  if (responseHeaders !== undefined) for (let i = 0; i < responseHeaders.length; i += 2) lines.push(`${responseHeaders[i]}: ${responseHeaders[i + 1]}`);
+  const { fields } = forwardedResponseHead(proxyRes.rawHeaders, true);
+  if (responseHeaders !== undefined) fields.push(...responseHeaders);
+  for (let i = 0; i < fields.length; i += 2) lines.push(`${fields[i]}: ${fields[i + 1]}`);
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
   if (memberHead.length > 0) socket.write(memberHead);
   if (head.length > 0) memberSocket.write(head);
@@ -163,27 +183,43 @@ function openTunnel(
   let resolveClosed!: (counts: { bytesSent: number; bytesReceived: number }) => void;
   const closed = new Promise<{ bytesSent: number; bytesReceived: number }>((resolve) => (resolveClosed = resolve));
   let openSides = 2;
-  const end = (): void => {
+  let grace: NodeJS.Timeout | undefined;
+  const destroy = (): void => {
     socket.destroy();
     memberSocket.destroy();
   };
+  // When one side ends, the tunnel ends: both get what is pending and a FIN, then both are
+  // destroyed (a peer that never closes its half cannot keep the tunnel, or the member's count, alive).
+  const end = (): void => {
+    if (grace !== undefined) return;
+    grace = setTimeout(destroy, TUNNEL_CLOSE_GRACE_MS);
+    grace.unref();
+    for (const side of [socket, memberSocket]) {
+      if (side.writableFinished || side.destroyed) side.destroy();
+      else {
+        side.once('finish', () => side.destroy());
+        side.end();
+      }
+    }
+  };
   socket.on('data', (chunk: Buffer) => (bytesSent += chunk.length));
   memberSocket.on('data', (chunk: Buffer) => (bytesReceived += chunk.length));
-  // A failure on either side destroys both; a side that closes gets the other flushed and closed,
-  // so no tunnel is left half dead and no socket leaks.
-  const pair: [Duplex, Duplex][] = [[socket, memberSocket], [memberSocket, socket]];
-  for (const [side, other] of pair) {
-    side.on('error', end);
+  for (const side of [socket, memberSocket]) {
+    side.on('error', destroy);
+    side.on('end', end);
     side.on('close', () => {
-      if (other.writableFinished) other.destroy();
-      else if (!other.destroyed) {
-        other.end();
-        other.once('finish', () => other.destroy());
+      end();
+      if (--openSides === 0) {
+        clearTimeout(grace);
+        resolveClosed({ bytesSent, bytesReceived });
       }
-      if (--openSides === 0) resolveClosed({ bytesSent, bytesReceived });
     });
   }
-  socket.pipe(memberSocket);
-  memberSocket.pipe(socket);
-  return { member, closed, end };
+  if (idleMs > 0) {
+    // Any byte either way passes through the member socket, so its own timer sees the whole tunnel.
+    (memberSocket as Socket).setTimeout(idleMs, destroy);
+  }
+  socket.pipe(memberSocket, { end: false });
+  memberSocket.pipe(socket, { end: false });
+  return { member, closed, end: destroy };
 }

@@ -9,6 +9,7 @@ import {
   BalancerConfigError,
   expectKnownKeys,
   expectPlainObject,
+  isPlainObject,
   oneOf,
   optionalBoolean,
   optionalInteger,
@@ -205,7 +206,7 @@ function normalizeSetCookie(value: unknown, path: string): StickySetCookieConfig
   if (value === undefined || value === false) return undefined;
   const defaults = STICKY_DEFAULTS.setCookie;
   if (value === true) return { ...defaults, domain: undefined, maxAgeSec: undefined };
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (!isPlainObject(value, path)) {
     throw new BalancerConfigError(path, value, 'must be true, false or an object of cookie attributes');
   }
   const o = value as Record<string, unknown>;

@@ -30,7 +30,7 @@
  * round robin over the candidates (Apache's byrequests), as HAProxy falls back to round robin.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { BalancerConfigError, expectKnownKeys, expectPlainObject, oneOf, tokenPattern } from '../validate.js';
+import { BalancerConfigError, expectKnownKeys, expectPlainObject, isPlainObject, oneOf, tokenPattern } from '../validate.js';
 import type { Member } from '../pool/member.js';
 import { readCookie } from '../sticky/cookie.js';
 import { ByRequests } from './byrequests.js';
@@ -74,7 +74,7 @@ export function normalizeHashOptions(value: unknown, path: string): HashConfig {
   const keyPath = `${path}.key`;
   if (typeof key === 'string') return { key: { kind: oneOf(key, KEY_KINDS, keyPath) } };
   const expectation = `must be one of 'client', 'url', 'path', { header: name }, { cookie: name } or { query: name }`;
-  if (key === null || typeof key !== 'object' || Array.isArray(key)) throw new BalancerConfigError(keyPath, key, expectation);
+  if (!isPlainObject(key, keyPath)) throw new BalancerConfigError(keyPath, key, expectation);
   const names = Object.keys(key);
   const kind = names[0];
   if (names.length !== 1 || kind === undefined || !(NAMED_KINDS as readonly string[]).includes(kind)) {

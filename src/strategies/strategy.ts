@@ -10,10 +10,7 @@ import type { Member } from '../pool/member.js';
 export interface PickContext {
   /** The client request (for hashing strategies); absent for synthetic picks. */
   readonly req?: IncomingMessage;
-  /**
-   * The request's headers as the client sent them. `req.headers` is by then the forwarded set
-   * (X-Forwarded-* from this hop, the member's Host), which a key must not depend on.
-   */
+  /** The request's headers as the client sent them (the same object as `req.headers`). */
   readonly headers?: IncomingHttpHeaders;
 }
 
