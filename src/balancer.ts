@@ -13,7 +13,7 @@ import { PassiveHealth } from './health/passive.js';
 import type { Member, MemberSnapshot } from './pool/member.js';
 import { Pool } from './pool/pool.js';
 import { ReplayableBody, hasBody } from './proxy/body.js';
-import { ProxyEngine } from './proxy/engine.js';
+import { createEngine } from './proxy/engines/index.js';
 import type { ForwardOutcome } from './proxy/outcome.js';
 import { buildUpstreamRequest, RequestRefusedError, type UpstreamRequest } from './proxy/target.js';
 import { StickySessions, type StickyRequest } from './sticky/sessions.js';
@@ -115,7 +115,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const sticky = config.sticky === undefined ? undefined : new StickySessions(config.sticky);
   const pool = new Pool(config.members, strategy, config.retryMs, Date.now, config.slowStartMs);
   const shortest = Math.min(config.timeoutMs, config.connectTimeoutMs, config.idleTimeoutMs, ...config.members.map((m) => m.timeoutMs ?? Infinity));
-  const engine = new ProxyEngine({
+  const engine = createEngine(config.engine, {
     timeoutMs: config.timeoutMs,
     connectTimeoutMs: config.connectTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
@@ -219,7 +219,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     async attempt(member: Member): Promise<boolean> {
       pool.begin(member);
       strategy.requestStart?.(member);
-      const outcome = await engine.upgrade(this.req, this.socket, this.head, member, this.upstream, stickyHeaders(this, member));
+      const outcome = await engine.upgrade(this.socket, this.head, member, this.upstream, stickyHeaders(this, member));
       const tunnel = outcome.tunnel;
       if (tunnel === undefined) return settleAttempt(this, member, outcome, 0, outcome.bytesReceived);
       passive.record(member, outcome, false);
@@ -252,7 +252,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
     if (upstream === undefined) return Promise.resolve();
     if (upstream.target === '*') return Promise.resolve(void res.writeHead(200, { 'content-length': 0 }).end());
     const withBody = hasBody(req);
-    const body = withBody && maxBodyBytes > 0 ? new ReplayableBody(req, maxBodyBytes) : undefined;
+    // Kept up to maxBodyBytes for replays; with 0 it still relays (an engine may destroy its body stream).
+    const body = withBody ? new ReplayableBody(req, maxBodyBytes) : undefined;
     return run(new HttpRequestState(req, upstream, res, body, withBody));
   }
 

@@ -50,6 +50,13 @@ export interface MemberOptions {
   healthCheck?: Partial<HealthCheckOptions> | false;
 }
 
+/**
+ * How HTTP attempts reach members: `undici` (the default: one undici Pool per member) or
+ * `http-proxy-3` (node:http's client with a keep-alive agent). Both follow the same rules;
+ * Upgrade tunnels are the same for both.
+ */
+export type EngineName = 'undici' | 'http-proxy-3';
+
 /** The built-in strategies, named as Apache's lbmethods where Apache has them. */
 export type StrategyName = 'byrequests' | 'bytraffic' | 'bybusyness' | 'roundrobin' | 'p2c' | 'hash';
 
@@ -59,6 +66,8 @@ export interface BalancerOptions {
   members: readonly MemberOptions[];
   /** How a member is picked: a built-in name or a {@link Strategy} object. Default `'byrequests'`. */
   strategy?: StrategyName | Strategy;
+  /** The upstream engine. Default `'undici'`. */
+  engine?: EngineName;
   /** Time allowed for a member's response head, in ms (Apache `timeout`). 504 when it passes. Default 60000. */
   timeoutMs?: number;
   /** How long a member stays in error after a failed connection before it is tried again (Apache `retry`). Default 60000. */
@@ -150,6 +159,7 @@ export interface OutlierDetectionConfig {
 export interface BalancerConfig {
   members: MemberConfig[];
   strategy: StrategyName | Strategy;
+  engine: EngineName;
   timeoutMs: number;
   retryMs: number;
   preserveHost: boolean;
@@ -169,6 +179,7 @@ export interface BalancerConfig {
 
 export const DEFAULTS = {
   strategy: 'byrequests',
+  engine: 'undici',
   timeoutMs: 60_000,
   retryMs: 60_000,
   preserveHost: false,
@@ -189,10 +200,12 @@ export const DEFAULTS = {
   lbset: 0,
 } as const;
 
+/** The engine names, the default first. */
+export const ENGINE_NAMES: readonly EngineName[] = ['undici', 'http-proxy-3'];
 const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin', 'p2c', 'hash'];
 const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
 const BALANCER_KEYS = [
-  'members', 'strategy', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'tunnelIdleTimeoutMs', 'retry',
+  'members', 'strategy', 'engine', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'tunnelIdleTimeoutMs', 'retry',
   'failOnStatus', 'failOnTimeout', 'forceRecovery', 'outlierDetection', 'slowStartMs', 'healthCheck',
   'sticky', 'hash',
 ] as const;
@@ -219,6 +232,7 @@ export function normalizeOptions(options: unknown): BalancerConfig {
   return {
     members,
     strategy: normalizeStrategy(o.strategy === undefined ? DEFAULTS.strategy : o.strategy, 'strategy'),
+    engine: o.engine === undefined ? DEFAULTS.engine : oneOf(o.engine, ENGINE_NAMES, 'engine'),
     timeoutMs: optionalInteger(o.timeoutMs, 'timeoutMs', 1, MAX_TIMEOUT_MS, DEFAULTS.timeoutMs),
     retryMs: optionalInteger(o.retryMs, 'retryMs', 0, MAX_TIMEOUT_MS, DEFAULTS.retryMs),
     preserveHost: optionalBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),

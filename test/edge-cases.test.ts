@@ -3,6 +3,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBalancer, type Balancer } from '../src/index.js';
 import { request, startBackend, startFront, type Backend } from './helpers/servers.js';
+import { currentEngine, forEachEngine } from './helpers/engines.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -11,7 +12,7 @@ afterEach(async () => {
 
 async function setup(handler: Parameters<typeof startBackend>[1], extra: Record<string, unknown> = {}): Promise<{ balancer: Balancer; url: string; backend: Backend }> {
   const backend = await startBackend('m', handler);
-  const balancer = createBalancer({ members: [{ url: backend.url }], ...extra });
+  const balancer = createBalancer({ engine: currentEngine(), members: [{ url: backend.url }], ...extra });
   const front = await startFront(balancer);
   cleanups.push(async () => {
     await front.close();
@@ -33,121 +34,123 @@ function raw(url: string, text: string): Promise<string> {
   });
 }
 
-describe('HTTP edge cases through the balancer', () => {
-  it('HEAD, 204 and 304 responses carry no body and keep their headers', async () => {
-    const { url } = await setup((req, res) => {
-      if (req.url === '/none') return void res.writeHead(204, { 'x-kind': 'no-content' }).end();
-      if (req.url === '/cached') return void res.writeHead(304, { etag: '"v1"' }).end();
-      res.writeHead(200, { 'content-length': '5', 'content-type': 'text/plain' });
-      res.end(req.method === 'HEAD' ? undefined : 'hello');
-    });
-    const head = await request(`${url}/`, { method: 'HEAD' });
-    expect(head).toMatchObject({ status: 200, body: '' });
-    expect(head.headers['content-length']).toBe('5');
-    expect(await request(`${url}/none`)).toMatchObject({ status: 204, body: '', headers: expect.objectContaining({ 'x-kind': 'no-content' }) });
-    expect(await request(`${url}/cached`)).toMatchObject({ status: 304, body: '', headers: expect.objectContaining({ etag: '"v1"' }) });
-  });
-
-  it('streams a chunked upload and a chunked response', async () => {
-    const { url } = await setup((req, res) => {
-      let n = 0;
-      req.on('data', (c: Buffer) => (n += c.length));
-      req.on('end', () => {
-        res.write('got ');
-        res.end(String(n));
+forEachEngine(() => {
+  describe('HTTP edge cases through the balancer', () => {
+    it('HEAD, 204 and 304 responses carry no body and keep their headers', async () => {
+      const { url } = await setup((req, res) => {
+        if (req.url === '/none') return void res.writeHead(204, { 'x-kind': 'no-content' }).end();
+        if (req.url === '/cached') return void res.writeHead(304, { etag: '"v1"' }).end();
+        res.writeHead(200, { 'content-length': '5', 'content-type': 'text/plain' });
+        res.end(req.method === 'HEAD' ? undefined : 'hello');
       });
+      const head = await request(`${url}/`, { method: 'HEAD' });
+      expect(head).toMatchObject({ status: 200, body: '' });
+      expect(head.headers['content-length']).toBe('5');
+      expect(await request(`${url}/none`)).toMatchObject({ status: 204, body: '', headers: expect.objectContaining({ 'x-kind': 'no-content' }) });
+      expect(await request(`${url}/cached`)).toMatchObject({ status: 304, body: '', headers: expect.objectContaining({ etag: '"v1"' }) });
     });
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = http.request(`${url}/upload`, { method: 'POST', agent: false }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve(`${res.headers['transfer-encoding']}|${text}`));
-      });
-      req.on('error', reject);
-      for (let i = 0; i < 50; i++) req.write('x'.repeat(1000)); // no content-length: chunked
-      req.end();
-    });
-    expect(body).toBe('chunked|got 50000');
-  });
 
-  it('relays a large body to a slow reader in full (backpressure), counting its bytes', async () => {
-    const size = 8 * 1024 * 1024;
-    const { balancer, url } = await setup((_req, res) => {
-      res.writeHead(200, { 'content-length': String(size) });
-      const chunk = Buffer.alloc(64 * 1024, 97);
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < size) {
-          sent += chunk.length;
-          if (!res.write(chunk)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
-    }, { idleTimeoutMs: 60_000 });
-    const received = await new Promise<number>((resolve, reject) => {
-      http.get(`${url}/big`, { agent: false }, (res) => {
+    it('streams a chunked upload and a chunked response', async () => {
+      const { url } = await setup((req, res) => {
         let n = 0;
-        res.on('data', (c: Buffer) => {
-          n += c.length;
-          res.pause(); // read one chunk per turn of the event loop: a slow client
-          setImmediate(() => res.resume());
+        req.on('data', (c: Buffer) => (n += c.length));
+        req.on('end', () => {
+          res.write('got ');
+          res.end(String(n));
         });
-        res.on('end', () => resolve(n));
-        res.on('error', reject);
-      }).on('error', reject);
+      });
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = http.request(`${url}/upload`, { method: 'POST', agent: false }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(`${res.headers['transfer-encoding']}|${text}`));
+        });
+        req.on('error', reject);
+        for (let i = 0; i < 50; i++) req.write('x'.repeat(1000)); // no content-length: chunked
+        req.end();
+      });
+      expect(body).toBe('chunked|got 50000');
     });
-    expect(received).toBe(size);
-    expect(balancer.snapshot().members[0]).toMatchObject({ bytesReceived: size, inFlight: 0, failures: 0 });
-  });
 
-  it('answers an HTTP/1.0 client and closes its connection', async () => {
-    const { url } = await setup((_req, res) => res.end('for 1.0'));
-    const reply = await raw(url, 'GET / HTTP/1.0\r\nHost: x\r\n\r\n');
-    expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
-    expect(reply).toMatch(/\r\n\r\nfor 1\.0$/);
-  });
-
-  it('Expect: 100-continue gets its 100 from the front end and the body reaches the member', async () => {
-    const { url, backend } = await setup((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => res.end(`got ${body}`));
+    it('relays a large body to a slow reader in full (backpressure), counting its bytes', async () => {
+      const size = 8 * 1024 * 1024;
+      const { balancer, url } = await setup((_req, res) => {
+        res.writeHead(200, { 'content-length': String(size) });
+        const chunk = Buffer.alloc(64 * 1024, 97);
+        let sent = 0;
+        const pump = (): void => {
+          while (sent < size) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+      }, { idleTimeoutMs: 60_000 });
+      const received = await new Promise<number>((resolve, reject) => {
+        http.get(`${url}/big`, { agent: false }, (res) => {
+          let n = 0;
+          res.on('data', (c: Buffer) => {
+            n += c.length;
+            res.pause(); // read one chunk per turn of the event loop: a slow client
+            setImmediate(() => res.resume());
+          });
+          res.on('end', () => resolve(n));
+          res.on('error', reject);
+        }).on('error', reject);
+      });
+      expect(received).toBe(size);
+      expect(balancer.snapshot().members[0]).toMatchObject({ bytesReceived: size, inFlight: 0, failures: 0 });
     });
-    const reply = await raw(url, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nbody');
-    expect(reply).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK/);
-    expect(reply).toMatch(/got body$/);
-    expect(backend.received[0]!.headers.expect).toBeUndefined();
-  });
 
-  it('keeps a client connection alive across requests to different members', async () => {
-    const a = await startBackend('a');
-    const b = await startBackend('b');
-    const balancer = createBalancer({ members: [{ url: a.url }, { url: b.url }] });
-    const front = await startFront(balancer);
-    cleanups.push(async () => {
-      await front.close();
-      await balancer.close();
-      await a.close();
-      await b.close();
+    it('answers an HTTP/1.0 client and closes its connection', async () => {
+      const { url } = await setup((_req, res) => res.end('for 1.0'));
+      const reply = await raw(url, 'GET / HTTP/1.0\r\nHost: x\r\n\r\n');
+      expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(reply).toMatch(/\r\n\r\nfor 1\.0$/);
     });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    cleanups.push(async () => agent.destroy());
-    const sockets = new Set<net.Socket>();
-    const bodies: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      bodies.push(
-        await new Promise<string>((resolve, reject) => {
-          http.get(front.url, { agent }, (res) => {
-            sockets.add(res.socket);
-            let t = '';
-            res.on('data', (c: Buffer) => (t += c.toString()));
-            res.on('end', () => resolve(t));
-          }).on('error', reject);
-        }),
-      );
-    }
-    expect(bodies).toEqual(['a', 'b', 'a', 'b']);
-    expect(sockets.size).toBe(1);
+
+    it('Expect: 100-continue gets its 100 from the front end and the body reaches the member', async () => {
+      const { url, backend } = await setup((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => res.end(`got ${body}`));
+      });
+      const reply = await raw(url, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nbody');
+      expect(reply).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK/);
+      expect(reply).toMatch(/got body$/);
+      expect(backend.received[0]!.headers.expect).toBeUndefined();
+    });
+
+    it('keeps a client connection alive across requests to different members', async () => {
+      const a = await startBackend('a');
+      const b = await startBackend('b');
+      const balancer = createBalancer({ engine: currentEngine(), members: [{ url: a.url }, { url: b.url }] });
+      const front = await startFront(balancer);
+      cleanups.push(async () => {
+        await front.close();
+        await balancer.close();
+        await a.close();
+        await b.close();
+      });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      cleanups.push(async () => agent.destroy());
+      const sockets = new Set<net.Socket>();
+      const bodies: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        bodies.push(
+          await new Promise<string>((resolve, reject) => {
+            http.get(front.url, { agent }, (res) => {
+              sockets.add(res.socket);
+              let t = '';
+              res.on('data', (c: Buffer) => (t += c.toString()));
+              res.on('end', () => resolve(t));
+            }).on('error', reject);
+          }),
+        );
+      }
+      expect(bodies).toEqual(['a', 'b', 'a', 'b']);
+      expect(sockets.size).toBe(1);
+    });
   });
 });

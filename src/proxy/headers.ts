@@ -33,34 +33,47 @@ export interface ForwardedResponseHead {
 }
 
 /**
- * The member's response head from its raw header list. Reads `rawHeaders` rather than `headers`,
- * which Node builds lazily and which then need not be built at all. `switching`: the head of a
- * 101, which keeps `Upgrade` and a bare `Connection: upgrade`.
+ * The member's response head from its raw header list, as strings (node:http) or latin1 Buffers
+ * (undici). Reads the raw list rather than `headers`, which Node builds lazily and which then need
+ * not be built at all; one pass, with fields named in `Connection` taken out afterwards (rare).
+ * `switching`: the head of a 101, which keeps `Upgrade` and a bare `Connection: upgrade`.
  */
-export function forwardedResponseHead(raw: readonly string[], switching = false): ForwardedResponseHead {
+export function forwardedResponseHead(raw: readonly (string | Buffer)[], switching = false): ForwardedResponseHead {
   let named: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      const tokens = connectionTokens(raw[i + 1]);
-      if (tokens !== undefined) for (const t of tokens) (named ??= new Set()).add(t);
-    }
-  }
   const fields: string[] = [];
   let setCookie: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
+    const rawName = raw[i]!;
+    const rawValue = raw[i + 1]!;
+    const name = typeof rawName === 'string' ? rawName : rawName.toString('latin1');
+    const value = typeof rawValue === 'string' ? rawValue : rawValue.toString('latin1');
     const lower = name.toLowerCase();
-    const value = raw[i + 1]!;
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) {
-      // A 101 keeps what the switch itself needs: `Connection: upgrade` and `Upgrade`.
-      if (switching && lower === 'upgrade') fields.push('Connection', 'upgrade', name, value);
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') {
+        const tokens = connectionTokens(value);
+        if (tokens !== undefined) for (const t of tokens) (named ??= new Set()).add(t);
+      } else if (switching && lower === 'upgrade') {
+        fields.push('Connection', 'upgrade', name, value);
+      }
       continue;
     }
     if (lower === 'set-cookie') (setCookie ??= []).push(value);
     fields.push(name, value);
   }
+  if (named !== undefined) return withoutNamed(fields, setCookie, named, switching);
   return { fields, setCookie };
+}
+
+/** The head without the fields a `Connection` header named (and their Set-Cookie values, if named). */
+function withoutNamed(fields: string[], setCookie: string[] | undefined, named: Set<string>, switching: boolean): ForwardedResponseHead {
+  const kept: string[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    const lower = fields[i]!.toLowerCase();
+    // The 101's own Connection: upgrade was written here, not by the member.
+    if (named.has(lower) && !(switching && (lower === 'upgrade' || lower === 'connection'))) continue;
+    kept.push(fields[i]!, fields[i + 1]!);
+  }
+  return { fields: kept, setCookie: named.has('set-cookie') ? undefined : setCookie };
 }
 
 /** Reason-phrase bytes RFC 9112 allows: HTAB, SP, VCHAR, obs-text. */

@@ -33,10 +33,3 @@ export interface ForwardOutcome {
   /** The member's Set-Cookie fields, for the sticky session table. */
   readonly setCookie: readonly string[] | undefined;
 }
-
-/** A member response that cannot be relayed to the client (answered 502). */
-export class InvalidResponseError extends Error {
-  override readonly name = 'InvalidResponseError';
-  readonly code = 'ERR_INVALID_MEMBER_RESPONSE';
-}
-

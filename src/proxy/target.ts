@@ -35,8 +35,16 @@ export interface UpstreamRequest {
    * balancer: Apache's core answers it too, and it has no member path to go to).
    */
   readonly target: string;
-  /** Request headers for members; `host` is the first key and is written per attempt by {@link upstreamPath}'s caller. */
+  /**
+   * Request headers for members: `host` first (written per attempt by the engine), then the
+   * forwarding fields, then the client's end-to-end fields, `Content-Length` included.
+   */
   readonly headers: OutgoingHttpHeaders;
+  /**
+   * The body came chunked and must leave chunked (`Transfer-Encoding` is hop-by-hop, so it is not
+   * in `headers`: each engine sets its own framing from this and `Content-Length`).
+   */
+  readonly chunked: boolean;
   /** The client's `Host`, for `preserveHost`. */
   readonly clientHost: string | undefined;
 }
@@ -154,14 +162,12 @@ export function buildUpstreamRequest(req: IncomingMessage, upgrade: boolean): Up
     if (HOP_BY_HOP.has(key) || key === 'expect' || named?.has(key) || SET_HERE.has(key)) continue;
     headers[key] = incoming[key];
   }
-  // Node's parser accepts Transfer-Encoding only as a final `chunked`, and never with a Content-Length;
-  // the body goes on chunked (Transfer-Encoding itself is hop-by-hop, so it is set anew here).
-  if (chunked) headers['transfer-encoding'] = 'chunked';
   if (upgrade && incoming.upgrade !== undefined) {
     headers.connection = 'upgrade';
     headers.upgrade = incoming.upgrade;
   }
-  return { method, target, headers, clientHost: incoming.host };
+  // Node's parser accepts Transfer-Encoding only as a final `chunked`, and never with a Content-Length.
+  return { method, target, headers, chunked, clientHost: incoming.host };
 }
 
 /** How many `Host` fields the client sent (`req.headers` keeps only the first). */

@@ -10,7 +10,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Member } from '../pool/member.js';
 import { forwardedResponseHead, invalidStatusLine } from './headers.js';
-import { InvalidResponseError, type FailureKind, type ForwardOutcome } from './outcome.js';
+import { BalancerClosedError, ClientGoneError, ConnectTimeoutError, HeadersTimeoutError, InvalidResponseError, MemberClosedError } from '../errors.js';
+import type { FailureKind, ForwardOutcome } from './outcome.js';
 import { upstreamPath, type UpstreamRequest } from './target.js';
 
 /**
@@ -83,16 +84,16 @@ export function forwardUpgrade(
       finish({ failure, status: 0, error, bytesReceived: 0, tunnel: undefined });
     };
     // A client that leaves before the answer (a FIN counts: server sockets are half-open) ends the attempt.
-    const onClientGone = (): void => fail('client-abort', Object.assign(new Error('client closed'), { code: 'ECONNRESET' }));
-    const onClosing = (): void => fail('closed', new Error('the balancer is closed'));
+    const onClientGone = (): void => fail('client-abort', new ClientGoneError());
+    const onClosing = (): void => fail('closed', new BalancerClosedError());
     socket.once('close', onClientGone);
     socket.once('end', onClientGone);
     closing.addEventListener('abort', onClosing);
     // One timer: first the connect deadline (or the head deadline if sooner), then, once
     // connected, re-armed for what is left of the head deadline.
     const onDeadline = (): void => {
-      if (!connected) fail('connect', Object.assign(new Error(`no connection within ${timeouts.connectMs} ms`), { code: 'ECONNTIMEOUT' }));
-      else fail('timeout', Object.assign(new Error(`no handshake answer within ${timeouts.headMs} ms`), { code: 'ETIMEDOUT' }));
+      if (!connected) fail('connect', new ConnectTimeoutError(timeouts.connectMs));
+      else fail('timeout', new HeadersTimeoutError(timeouts.headMs));
     };
     let timer = setTimeout(onDeadline, Math.min(timeouts.connectMs, timeouts.headMs));
     timer.unref();
@@ -152,7 +153,7 @@ export function forwardUpgrade(
       proxyRes.on('close', () => {
         if (!proxyRes.complete) {
           socket.destroy();
-          finish({ failure: 'truncated', status, error: Object.assign(new Error('member closed mid-response'), { code: 'ECONNRESET' }), bytesReceived: bytes, tunnel: undefined });
+          finish({ failure: 'truncated', status, error: new MemberClosedError(), bytesReceived: bytes, tunnel: undefined });
         }
       });
     });

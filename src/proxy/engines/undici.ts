@@ -1,0 +1,148 @@
+/**
+ * The undici engine (the default): one undici `Pool` per member, keep-alive, `dispatch()` with a
+ * streaming handler. The response head is written as it arrives and the body relayed chunk by chunk
+ * with backpressure both ways; nothing is buffered whole. undici's own header and body timers are
+ * off: the shared sweep keeps every deadline (one timer for all requests), as for every engine.
+ *
+ * The handler is the exchange itself, on undici's raw-header callbacks (`onConnect`, `onHeaders`,
+ * `onData`, `onComplete`, `onError`): the newer controller API wraps each request in an adapter and
+ * parses every response head into an object this engine would not read.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Pool } from 'undici';
+import type { Member } from '../../pool/member.js';
+import type { ReplayableBody } from '../body.js';
+import { ProxyEngine, type EngineOptions } from '../engine.js';
+import { Exchange, type ExchangeTimeouts } from '../exchange.js';
+import type { ForwardOutcome } from '../outcome.js';
+import { upstreamPath, type UpstreamRequest } from '../target.js';
+
+/** What undici passes to `onError`: its errors carry a code, and socket errors the socket's counters. */
+type UndiciError = Error & { code?: string; socket?: { bytesRead?: number } };
+
+/** One attempt through undici; the object is its dispatch handler. */
+class UndiciExchange extends Exchange {
+  #abort: ((err?: Error) => void) | undefined = undefined;
+  #resume: (() => void) | undefined = undefined;
+  #reused = false;
+  /** Resumes the member's body once the client drained (bound once per exchange, on first need). */
+  #onDrain: (() => void) | undefined = undefined;
+
+  protected abortUpstream(): void {
+    const abort = this.#abort;
+    this.#abort = undefined;
+    abort?.(); // before onConnect there is nothing to abort yet: onConnect sees `settled`
+  }
+
+  protected reusedConnection(): boolean {
+    return this.#reused;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.settled) {
+      abort();
+      return;
+    }
+    this.#abort = abort;
+    this.onConnected();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.settled) return false;
+    if (statusCode >= 102 && statusCode < 200) {
+      this.informational(statusCode, linkOf(rawHeaders));
+      return true;
+    }
+    this.#resume = resume;
+    return this.respond(statusCode, statusText, rawHeaders);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.settled) return false;
+    if (this.relay(chunk)) return true;
+    this.res.once('drain', (this.#onDrain ??= () => this.#resume?.()));
+    return false;
+  }
+
+  onComplete(): void {
+    this.#abort = undefined;
+    this.complete();
+  }
+
+  onError(err: UndiciError): void {
+    this.#abort = undefined;
+    // A reset before any response byte on a connection that had served before: the keep-alive race.
+    if (!this.headReceived && (err.socket?.bytesRead ?? 0) > 0) this.#reused = true;
+    this.fail(err);
+  }
+}
+
+/** undici's raw `Link` values (for 103 Early Hints). */
+function linkOf(raw: Buffer[]): string[] | undefined {
+  let links: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toString('latin1').toLowerCase() === 'link') (links ??= []).push(raw[i + 1]!.toString('latin1'));
+  }
+  return links;
+}
+
+/** The engine over undici; see the module comment. */
+export class UndiciEngine extends ProxyEngine {
+  readonly #pools = new Map<Member, Pool>();
+
+  constructor(options: EngineOptions) {
+    super(options);
+  }
+
+  protected send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    member: Member,
+    upstream: UpstreamRequest,
+    body: ReplayableBody | undefined,
+    responseHeaders: readonly string[] | undefined,
+    timeouts: ExchangeTimeouts,
+    resolve: (outcome: ForwardOutcome) => void,
+  ): Exchange {
+    const ex = new UndiciExchange(req, res, body, responseHeaders, this.sweep, timeouts, resolve);
+    ex.begin();
+    // undici frames a stream body itself: with its Content-Length when the client sent one, else chunked.
+    this.#poolFor(member).dispatch(
+      {
+        path: upstreamPath(member, upstream.target),
+        method: upstream.method,
+        headers: upstream.headers as Record<string, string | string[] | undefined>,
+        body: body === undefined ? null : body.stream(),
+      },
+      ex,
+    );
+    return ex;
+  }
+
+  protected releaseConnections(member: Member): void {
+    void this.#pools.get(member)?.destroy();
+    this.#pools.delete(member);
+  }
+
+  protected releaseAll(): void {
+    for (const pool of this.#pools.values()) void pool.destroy();
+    this.#pools.clear();
+  }
+
+  #poolFor(member: Member): Pool {
+    let pool = this.#pools.get(member);
+    if (pool === undefined) {
+      pool = new Pool(member.url.origin, {
+        connectTimeout: this.options.connectTimeoutMs,
+        // The sweep keeps the head and body deadlines; undici's own timers would be a second set.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      // A pool error with no request to report it to (a socket failing while idle) is not the process's end.
+      pool.on('connectionError', () => {});
+      this.#pools.set(member, pool);
+    }
+    return pool;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * One attempt of one request on one member, whichever engine carries it: the deadlines (connect,
+ * response head, body idle) on the shared sweep, the response relayed to the client (status line
+ * checked, hop-by-hop fields dropped, the sticky cookie added, the body with backpressure, 1xx
+ * relayed), and the outcome, settled exactly once. An engine subclass supplies how to stop
+ * talking to the member and feeds the events it sees to the methods here.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BalancerClosedError, BodyTimeoutError, ClientGoneError, ConnectTimeoutError, HeadersTimeoutError, InvalidResponseError } from '../errors.js';
+import type { ReplayableBody } from './body.js';
+import { DeadlineEntry, type DeadlineSweep } from './deadlines.js';
+import { forwardedResponseHead, invalidStatusLine } from './headers.js';
+import type { FailureKind, ForwardOutcome } from './outcome.js';
+
+/** The deadlines of one attempt, in ms. */
+export interface ExchangeTimeouts {
+  connectMs: number;
+  headMs: number;
+  idleMs: number;
+}
+
+const kExchange = Symbol('proxy-balancer.exchange');
+type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
+
+/** The client's response closed: unless it had finished, the client went away. */
+function onClientClose(this: TaggedResponse): void {
+  const ex = this[kExchange];
+  if (ex !== undefined && !this.writableFinished) ex.settle('client-abort', new ClientGoneError());
+}
+
+export abstract class Exchange extends DeadlineEntry {
+  settled = false;
+  connected = false;
+  headReceived = false;
+  responseStarted = false;
+  status = 0;
+  bytesReceived = 0;
+  /** Epoch ms when the response last moved: the idle deadline counts from it, not from a sweep. */
+  lastActivity = 0;
+  setCookie: readonly string[] | undefined = undefined;
+  readonly start = Date.now();
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly body: ReplayableBody | undefined,
+    /** Extra response fields, flat `[name, value, ...]` (the sticky Set-Cookie). */
+    readonly responseHeaders: readonly string[] | undefined,
+    readonly sweep: DeadlineSweep,
+    readonly timeouts: ExchangeTimeouts,
+    readonly resolve: (outcome: ForwardOutcome) => void,
+  ) {
+    super();
+    this.deadline = this.start + Math.min(timeouts.connectMs, timeouts.headMs);
+  }
+
+  /** Stops talking to the member (the attempt failed or is abandoned). */
+  protected abstract abortUpstream(): void;
+  /** Whether the attempt went out on a keep-alive connection that had served before. */
+  protected abstract reusedConnection(): boolean;
+
+  /** Watches the client and the deadlines; call once, before the attempt goes out. */
+  begin(): void {
+    (this.res as TaggedResponse)[kExchange] = this;
+    this.res.on('close', onClientClose);
+    this.sweep.add(this);
+  }
+
+  /**
+   * A deadline passed: the connect timeout, the response-head timeout, or the body's idle time
+   * counted from its last byte (a client that is slow to read does not count as silence).
+   */
+  expire(now: number): void {
+    if (this.settled) return;
+    const { connectMs, headMs, idleMs } = this.timeouts;
+    if (!this.connected && now >= this.start + connectMs) {
+      this.settle('connect', new ConnectTimeoutError(connectMs));
+    } else if (!this.headReceived) {
+      const headDeadline = this.start + headMs;
+      if (now >= headDeadline) this.settle('timeout', new HeadersTimeoutError(headMs));
+      else this.deadline = this.connected ? headDeadline : Math.min(headDeadline, this.start + connectMs);
+    } else if (this.res.writableNeedDrain) {
+      this.deadline = now + idleMs;
+    } else if (this.lastActivity + idleMs > now) {
+      this.deadline = this.lastActivity + idleMs;
+    } else {
+      this.settle('truncated', new BodyTimeoutError(idleMs));
+    }
+  }
+
+  /** The connection to the member is up (no byte reached it before this). */
+  onConnected(): void {
+    this.connected = true;
+  }
+
+  /**
+   * Relays the member's final response head. False when it cannot be relayed (a status outside
+   * 200-599, a control byte in the reason, a field Node refuses): the attempt is then settled as
+   * `bad-response` and nothing reached the client.
+   */
+  respond(status: number, reason: string | undefined, rawHeaders: readonly (string | Buffer)[]): boolean {
+    this.headReceived = true;
+    this.connected = true;
+    this.status = status;
+    this.lastActivity = Date.now();
+    this.deadline = this.lastActivity + this.timeouts.idleMs;
+    const invalid = invalidStatusLine(status, reason);
+    if (invalid !== undefined) {
+      this.settle('bad-response', new InvalidResponseError(invalid));
+      return false;
+    }
+    const head = forwardedResponseHead(rawHeaders);
+    this.setCookie = head.setCookie;
+    if (this.responseHeaders !== undefined) head.fields.push(...this.responseHeaders);
+    const res = this.res;
+    try {
+      res.writeHead(status, reason, head.fields);
+    } catch (err) {
+      // Whatever Node refuses to write is the member's bad response; the fields it may have set
+      // before throwing are not the 502's.
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      this.settle('bad-response', new InvalidResponseError((err as Error).message));
+      return false;
+    }
+    this.responseStarted = true;
+    return true;
+  }
+
+  /**
+   * Relays a member's 1xx (RFC 9110 15.2: a proxy forwards them): 102, and 103 Early Hints with
+   * its `Link` fields. 100 is the front server's own business (it answered the client's Expect);
+   * HTTP/1.0 clients get none.
+   */
+  informational(status: number, link: string | string[] | undefined): void {
+    const { req, res } = this;
+    if (this.settled || res.headersSent || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
+    try {
+      if (status === 102) res.writeProcessing();
+      else if (status === 103 && link !== undefined) res.writeEarlyHints({ link });
+    } catch {
+      // An invalid Link value: the hint is dropped, the final response still comes.
+    }
+  }
+
+  /** Relays a body chunk. False when the client's buffer is full: pause the member until `res` drains. */
+  relay(chunk: Buffer): boolean {
+    this.bytesReceived += chunk.length;
+    this.lastActivity = Date.now();
+    return this.res.write(chunk);
+  }
+
+  /** The member's response is whole. */
+  complete(): void {
+    if (this.settled) return;
+    this.res.end();
+    this.settle(undefined, undefined);
+  }
+
+  /** The member side failed: classified by how far the attempt got. */
+  fail(err: Error & { code?: string }): void {
+    if (this.settled) return;
+    if (this.res.destroyed || this.req.socket.destroyed) this.settle('client-abort', err);
+    else if (!this.connected) this.settle('connect', err);
+    else if (!this.headReceived) this.settle('no-response', err);
+    else this.settle('truncated', err);
+  }
+
+  /** The balancer closed: the attempt ends now, and a response under way is cut. */
+  close(): void {
+    this.settle('closed', new BalancerClosedError());
+  }
+
+  settle(failure: FailureKind | undefined, error: (Error & { code?: string }) | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.sweep.remove(this);
+    const res = this.res as TaggedResponse;
+    res.removeListener('close', onClientClose);
+    if (res[kExchange] === this) res[kExchange] = undefined;
+    this.body?.detach();
+    if (failure !== undefined) {
+      this.abortUpstream();
+      // The client must see a cut response, never a spliced one.
+      if (this.responseStarted) res.destroy();
+    }
+    this.resolve({
+      failure,
+      status: this.status,
+      responseStarted: this.responseStarted,
+      bytesSent: this.connected ? (this.body?.bytesRead ?? 0) : 0,
+      bytesReceived: this.bytesReceived,
+      durationMs: Date.now() - this.start,
+      error,
+      reusedSocket: this.reusedConnection(),
+      setCookie: this.setCookie,
+    });
+  }
+}
