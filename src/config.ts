@@ -228,7 +228,13 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     throw new BalancerConfigError('hash', o.hash, "applies only with strategy 'hash'");
   }
   const members: MemberConfig[] = [];
-  denseArray(o.members, 'members').forEach((m, i) => members.push(normalizeMember(m, `members[${i}]`, members)));
+  const taken = { urls: new Set<string>(), routes: new Set<string>() };
+  denseArray(o.members, 'members').forEach((m, i) => {
+    const member = normalizeMember(m, `members[${i}]`, taken);
+    taken.urls.add(member.url.href);
+    taken.routes.add(member.route);
+    members.push(member);
+  });
   return {
     members,
     strategy: normalizeStrategy(o.strategy === undefined ? DEFAULTS.strategy : o.strategy, 'strategy'),
@@ -282,26 +288,38 @@ function normalizeStatusList(value: unknown, path: string): ReadonlySet<number> 
   return new Set(value as number[]);
 }
 
+/** The URLs (`href`) and routes already taken, for the uniqueness checks of {@link normalizeMember}. */
+export interface TakenNames {
+  readonly urls: { has(href: string): boolean };
+  readonly routes: { has(route: string): boolean };
+}
+
+/** The names `configs` take. */
+export function takenNames(configs: readonly MemberConfig[]): TakenNames {
+  return { urls: new Set(configs.map((c) => c.url.href)), routes: new Set(configs.map((c) => c.route)) };
+}
+
 /**
- * Validates one member's options against the members already accepted (routes and URLs are unique).
- * Shared by the constructor and `pool.add()`.
+ * Validates one member's options against the names already taken (routes and URLs are unique).
+ * Shared by the constructor and `pool.add()`; one check costs O(1), so a pool is validated in
+ * linear time.
  */
-export function normalizeMember(options: unknown, path: string, existing: readonly MemberConfig[]): MemberConfig {
+export function normalizeMember(options: unknown, path: string, taken: TakenNames): MemberConfig {
   expectPlainObject(options, path);
   expectKnownKeys(options, MEMBER_KEYS, path);
   const m = options as Partial<MemberOptions>;
   const url = parseMemberUrl(m.url, `${path}.url`);
-  if (existing.some((e) => e.url.href === url.href)) {
+  if (taken.urls.has(url.href)) {
     throw new BalancerConfigError(`${path}.url`, m.url, 'duplicates another member');
   }
   let route: string;
   if (m.route === undefined) {
-    route = deriveRoute(url, existing);
+    route = deriveRoute(url, taken.routes);
   } else {
     if (typeof m.route !== 'string' || !ROUTE_PATTERN.test(m.route)) {
       throw new BalancerConfigError(`${path}.route`, m.route, 'must be 1 to 64 token characters (letters, digits, or !#$%&\'*+-.^_`|~)');
     }
-    if (existing.some((e) => e.route === m.route)) {
+    if (taken.routes.has(m.route)) {
       throw new BalancerConfigError(`${path}.route`, m.route, 'duplicates another member\'s route');
     }
     route = m.route;
@@ -374,12 +392,12 @@ function parseMemberUrl(value: unknown, path: string): URL {
 }
 
 /** A stable, readable route from host and port (`127.0.0.1:3001` gives `127_0_0_1-3001`), unique in the pool. */
-function deriveRoute(url: URL, existing: readonly MemberConfig[]): string {
+function deriveRoute(url: URL, routes: TakenNames['routes']): string {
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   const host = url.hostname.replace(/^\[|\]$/g, '').replace(/[^A-Za-z0-9]/g, '_').replace(/^_+/, '');
   const base = `${host}-${port}`.slice(0, 60);
   let route = base;
-  for (let n = 2; existing.some((e) => e.route === route); n++) route = `${base}-${n}`;
+  for (let n = 2; routes.has(route); n++) route = `${base}-${n}`;
   return route;
 }
 

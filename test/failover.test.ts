@@ -164,6 +164,34 @@ forEachEngine(() => {
     });
   });
 
+  describe('user code that throws', () => {
+    it.each([
+      ['on the first pick', 1],
+      ['on a retry', 2],
+    ])('a strategy that throws %s gets the client a 502 and a warning, and the balancer serves on', async (_when, throwOnPick) => {
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => void warnings.push(w.message);
+      process.on('warning', onWarning);
+      cleanups.push(async () => void process.off('warning', onWarning));
+      const dead = `http://127.0.0.1:${await closedPort()}`;
+      const good = await backend('good');
+      let picks = 0;
+      const strategy = {
+        name: 'throws',
+        pick(candidates: readonly { url: URL }[]) {
+          if (++picks === throwOnPick) throw new Error('strategy bug');
+          return candidates.find((c) => c.url.href.startsWith(dead)) ?? candidates[0];
+        },
+      };
+      const { url } = await front([dead, good.url], { strategy: strategy as never, retry: { attempts: 2 } });
+      const warned = new Promise((resolve) => process.once('warning', resolve));
+      expect((await request(`${url}/`)).status).toBe(502);
+      await warned;
+      expect(warnings.some((w) => w.includes('strategy bug'))).toBe(true);
+      expect((await request(`${url}/`)).status).toBe(200); // picks 3 and on go their way
+    });
+  });
+
   describe('timeouts', () => {
     it('connectTimeoutMs: a member whose connect hangs is treated as "no byte reached it" and skipped', async () => {
       const hole = await startBlackhole();

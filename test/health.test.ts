@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { normalizeMember, type MemberConfig, type MemberOptions } from '../src/config.js';
+import { normalizeMember, takenNames, type MemberConfig, type MemberOptions } from '../src/config.js';
 import { BalancerConfigError } from '../src/validate.js';
 import { HealthChecker, firstProbeDelayMs, nextProbeDelayMs } from '../src/health/checker.js';
 import {
@@ -51,7 +51,7 @@ async function backend(name: string, initial?: Parameters<typeof startSwitchable
 
 function makePool(members: (string | MemberOptions)[]): Pool {
   const configs: MemberConfig[] = [];
-  members.forEach((m, i) => configs.push(normalizeMember(typeof m === 'string' ? { url: m } : m, `members[${i}]`, configs)));
+  members.forEach((m, i) => configs.push(normalizeMember(typeof m === 'string' ? { url: m } : m, `members[${i}]`, takenNames(configs))));
   return new Pool(configs, resolveStrategy('byrequests'), 60_000);
 }
 
@@ -683,7 +683,7 @@ globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...args: u
   return t;
 }) as typeof setTimeout;
 globalThis.clearTimeout = ((t: NodeJS.Timeout | undefined) => { live.delete(t); realClearTimeout(t); }) as typeof clearTimeout;
-const { normalizeMember } = await import(${JSON.stringify(src('config.ts'))});
+const { normalizeMember, takenNames } = await import(${JSON.stringify(src('config.ts'))});
 const { Pool } = await import(${JSON.stringify(src('pool/pool.ts'))});
 const { resolveStrategy } = await import(${JSON.stringify(src('strategies/index.ts'))});
 const { HealthChecker } = await import(${JSON.stringify(src('health/checker.ts'))});
@@ -692,7 +692,7 @@ const server = http.createServer((req, res) => { req.resume(); res.end('ok'); })
 server.listen(0, '127.0.0.1');
 await once(server, 'listening');
 const port = (server.address() as { port: number }).port;
-const pool = new Pool([normalizeMember({ url: 'http://127.0.0.1:' + port }, 'members[0]', [])], resolveStrategy('byrequests'), 60000);
+const pool = new Pool([normalizeMember({ url: 'http://127.0.0.1:' + port }, 'members[0]', takenNames([]))], resolveStrategy('byrequests'), 60000);
 const checker = new HealthChecker(pool, normalizeHealthCheck({ intervalMs: 100, path: '/health' }, 'healthCheck'));
 checker.start();
 const [, result] = await once(checker, 'probe');

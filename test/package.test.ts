@@ -220,7 +220,7 @@ describe('the package as installed', () => {
   });
 
   it('a CJS consumer works without require(esm), as on Node 20 before 20.19', { timeout: RUN_TIMEOUT_MS + 10_000 }, async () => {
-    // p-retry is ESM-only; the CJS build carries it inside, so plain require() never meets an ES module.
+    // require(esm) is on by default only from Node 20.19: the CJS build and every dependency it requires must be CommonJS.
     expectWorkingConsumer(await runConsumer('consumer.cjs', ['--no-experimental-require-module']));
   });
 

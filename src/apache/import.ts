@@ -37,6 +37,7 @@
  */
 import {
   normalizeMember,
+  takenNames,
   normalizeOptions,
   type BalancerOptions,
   type MemberConfig,
@@ -698,7 +699,7 @@ class ImportState {
     const path = `members[${balancer.memberConfigs.length}]`;
     const validate = (): BalancerConfigError | undefined => {
       const { url, route, weight, lbset, status } = member.options;
-      return refusal(() => balancer.memberConfigs.push(normalizeMember({ url, route, weight, lbset, status }, path, balancer.memberConfigs)));
+      return refusal(() => balancer.memberConfigs.push(normalizeMember({ url, route, weight, lbset, status }, path, takenNames(balancer.memberConfigs))));
     };
     let error = validate();
     if (error !== undefined && error.path === `${path}.route`) {

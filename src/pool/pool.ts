@@ -36,6 +36,16 @@ export interface PoolEvents {
 
 const ALL_STATUSES: readonly (MemberStatus | 'active')[] = ['active', 'disabled', 'standby', 'spare', 'drain', 'stopped'];
 
+/** One lbset's candidates, as the selection walk offers them. */
+interface Tier {
+  readonly lbset: number;
+  /** Usable regular members in configuration order, then spares filling holes. */
+  readonly regular: readonly Member[];
+  readonly standbys: readonly Member[];
+  /** The earliest retry timer of a member of this tier in error; Infinity when none. */
+  retryAt: number;
+}
+
 /** Chooses one member from a tier's candidates; the pool offers tiers in order until one yields a member. */
 export type ChooseFn = (candidates: readonly Member[]) => Member | undefined;
 
@@ -46,11 +56,16 @@ export type ChooseFn = (candidates: readonly Member[]) => Member | undefined;
 export class Pool extends EventEmitter<PoolEvents> {
   #members: Member[] = [];
   #byRoute = new Map<string, Member>();
+  /** Member URLs (`href`), for add's uniqueness check. */
+  readonly #urls = new Set<string>();
   #strategy: Strategy;
   readonly #retryMs: number;
   readonly #now: () => number;
   readonly #slowStartMs: number;
-  readonly #candidates: Member[] = [];
+  /** Each tier's candidates, lowest lbset first; undefined until the next pick rebuilds them. */
+  #tiers: Tier[] | undefined = undefined;
+  /** Every usable member, rebuilt with the tiers. */
+  #usable: Member[] = [];
 
   /**
    * @internal Built by createBalancer. `now` is injectable for tests of timers; `slowStartMs` 0 turns
@@ -83,8 +98,7 @@ export class Pool extends EventEmitter<PoolEvents> {
    * It starts in the status given (active when absent), unlike Apache's manager, which adds members disabled.
    */
   add(options: MemberOptions): Member {
-    const existing = this.#members.map(configOf);
-    const member = new Member(normalizeMember(options, 'member', existing), this.#now);
+    const member = new Member(normalizeMember(options, 'member', { urls: this.#urls, routes: this.#byRoute }), this.#now);
     this.#insert(member);
     this.#startRamp(member);
     this.#strategy.membersChanged?.(this.#members, 'added', member);
@@ -100,7 +114,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     const member = this.#require(route);
     this.#members = this.#members.filter((m) => m !== member);
     this.#byRoute.delete(route);
+    this.#urls.delete(member.url.href);
     member.removed = true;
+    this.#invalidate();
     this.#strategy.membersChanged?.(this.#members, 'removed', member);
     this.emit('memberRemoved', member, { endTunnels: options.endTunnels === true });
     return member;
@@ -149,6 +165,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const member = this.#require(route);
     member.weight = normalizeWeight(weight, 'weight');
     member.fullLbfactor = lbfactorOf(weight);
+    this.#invalidate();
     this.#strategy.membersChanged?.(this.#members, 'weight', member);
     this.#changed(member, `weight ${weight}`);
     return member;
@@ -165,49 +182,104 @@ export class Pool extends EventEmitter<PoolEvents> {
    * members in error get the retry check; usable spares fill holes one for one after the regular
    * members; standbys are offered only when the tier yielded nothing. `exclude` holds members that
    * already failed this request. Returns the first member `choose` returns.
+   *
+   * The candidates of each tier are kept precomputed and rebuilt only when a member's state,
+   * status, weight or set changes, or when a retry timer in the tier comes due: a first attempt
+   * costs no walk over the members, whatever the pool's size. Retries, which exclude members,
+   * walk the tiers as Apache does.
    */
   select(choose: ChooseFn, exclude?: ReadonlySet<Member>): Member | undefined {
-    const members = this.#members;
-    let now = 0; // read only when a member is in error
-    let maxLbset = 0;
-    // One array reused for every pick (strategies get it only for the call), so a request allocates none.
-    const regular = this.#candidates;
-    for (let lbset = 0; lbset <= maxLbset; lbset++) {
-      let holes = 0;
-      regular.length = 0;
-      let spares: Member[] | undefined;
-      let standbys: Member[] | undefined;
-      for (const m of members) {
-        if (m.lbset > maxLbset) maxLbset = m.lbset;
-        if (m.lbset !== lbset) continue;
-        if (m.admin === 'drain') {
-          if (m.role === 'active') holes++;
-          continue;
-        }
-        if (m.errorSince !== 0) this.#retryCheck(m, (now ||= this.#now()));
-        const usable = m.usable && !(exclude?.has(m) ?? false);
-        if (m.role === 'spare') {
-          if (usable) (spares ??= []).push(m);
-        } else if (m.role === 'standby') {
-          if (usable) (standbys ??= []).push(m);
-        } else if (usable) {
-          regular.push(m);
-        } else {
-          holes++;
-        }
+    if (exclude !== undefined && exclude.size > 0) return this.#selectWalk(choose, exclude);
+    const tiers = (this.#tiers ??= this.#buildTiers());
+    let now = 0; // read only when a tier has a member in error
+    for (let i = 0; i < tiers.length; i++) {
+      let tier = tiers[i]!;
+      if (tier.retryAt !== Infinity && tier.retryAt <= (now ||= this.#now())) {
+        // A retry timer came due: Apache checks its members as the walk reaches them.
+        for (const m of this.#members) if (m.lbset === tier.lbset && m.admin !== 'drain' && m.errorSince !== 0) this.#retryCheck(m, now);
+        tier = (this.#tiers ??= this.#buildTiers())[i]!;
+        if (tier.retryAt <= now) tier.retryAt = Infinity; // nothing came back (a stopped member keeps its E)
       }
-      if (spares !== undefined && holes > 0) regular.push(...spares.slice(0, holes));
-      if (regular.length > 0) {
-        const chosen = choose(regular);
-        regular.length = 0; // hold no member past the pick
+      if (tier.regular.length > 0) {
+        const chosen = choose(tier.regular);
         if (chosen !== undefined) return chosen;
       }
-      if (standbys !== undefined) {
-        const chosen = choose(standbys);
+      if (tier.standbys.length > 0) {
+        const chosen = choose(tier.standbys);
         if (chosen !== undefined) return chosen;
       }
     }
     return undefined;
+  }
+
+  /** The walk with members excluded (a retry): the tiers built for this pick only. */
+  #selectWalk(choose: ChooseFn, exclude: ReadonlySet<Member>): Member | undefined {
+    let now = 0;
+    for (const lbset of this.#lbsets()) {
+      for (const m of this.#members) {
+        if (m.lbset === lbset && m.admin !== 'drain' && m.errorSince !== 0) this.#retryCheck(m, (now ||= this.#now()));
+      }
+      const tier = this.#tierOf(lbset, exclude);
+      if (tier.regular.length > 0) {
+        const chosen = choose(tier.regular);
+        if (chosen !== undefined) return chosen;
+      }
+      if (tier.standbys.length > 0) {
+        const chosen = choose(tier.standbys);
+        if (chosen !== undefined) return chosen;
+      }
+    }
+    return undefined;
+  }
+
+  /** Every tier's candidates, lowest lbset first. */
+  #buildTiers(): Tier[] {
+    const tiers = this.#lbsets().map((lbset) => this.#tierOf(lbset, undefined));
+    this.#usable = this.#members.filter((m) => m.usable);
+    return tiers;
+  }
+
+  /** The lbsets in use, ascending. */
+  #lbsets(): number[] {
+    return [...new Set(this.#members.map((m) => m.lbset))].sort((a, b) => a - b);
+  }
+
+  /**
+   * One tier's candidates as Apache's walk offers them: usable regular members in configuration
+   * order, then usable spares filling the holes (unusable or draining regular members) one for
+   * one; standbys apart. Fresh arrays: strategies may tell a rebuilt tier by its identity.
+   */
+  #tierOf(lbset: number, exclude: ReadonlySet<Member> | undefined): Tier {
+    const regular: Member[] = [];
+    const spares: Member[] = [];
+    const standbys: Member[] = [];
+    let holes = 0;
+    let retryAt = Infinity;
+    for (const m of this.#members) {
+      if (m.lbset !== lbset) continue;
+      if (m.admin === 'drain') {
+        if (m.role === 'active') holes++;
+        continue;
+      }
+      if (m.errorSince !== 0 && m.admin !== 'stopped' && m.errorUntil < retryAt) retryAt = m.errorUntil;
+      const usable = m.usable && !(exclude?.has(m) ?? false);
+      if (m.role === 'spare') {
+        if (usable) spares.push(m);
+      } else if (m.role === 'standby') {
+        if (usable) standbys.push(m);
+      } else if (usable) {
+        regular.push(m);
+      } else {
+        holes++;
+      }
+    }
+    for (let i = 0; i < spares.length && i < holes; i++) regular.push(spares[i]!);
+    return { lbset, regular, standbys, retryAt };
+  }
+
+  /** Member state that decides candidacy changed: the tiers are rebuilt at the next pick. */
+  #invalidate(): void {
+    this.#tiers = undefined;
   }
 
   /**
@@ -227,6 +299,7 @@ export class Pool extends EventEmitter<PoolEvents> {
    * healthy clears it and any passive error state too, as mod_proxy_hcheck clears C and E.
    */
   setHealth(member: Member, healthy: boolean, reason: string): void {
+    this.#invalidate();
     if (healthy) {
       const wasOut = member.unhealthy || member.errorSince !== 0;
       member.unhealthy = false;
@@ -244,9 +317,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
   }
 
-  /** Every usable member in any tier (Apache's PROXY_WORKER_IS_USABLE), for sticky accounting. */
-  usableMembers(): Member[] {
-    return this.#members.filter((m) => m.usable);
+  /** Every usable member in any tier (Apache's PROXY_WORKER_IS_USABLE), for sticky accounting. Read-only. */
+  usableMembers(): readonly Member[] {
+    if (this.#tiers === undefined) this.#tiers = this.#buildTiers();
+    return this.#usable;
   }
 
   /** @internal A request starts on `member`. */
@@ -280,6 +354,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const wasInError = member.errorSince !== 0;
     member.errorSince = now;
     member.errorUntil = now + durationMs;
+    this.#invalidate();
     if (wasInError) return false;
     member.stateSince = now;
     this.emit('memberError', member, reason);
@@ -329,6 +404,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       m.retries++;
       m.stateSince = now;
     }
+    this.#invalidate();
     this.emit('forcedRecovery', members);
     return true;
   }
@@ -349,6 +425,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   #retryCheck(member: Member, now: number): void {
     // Apache declines to retry a stopped (S) member: its E stays until S is cleared.
     if (member.admin !== 'stopped' && now >= member.errorUntil) {
+      this.#invalidate();
       member.errorSince = 0;
       member.retries++;
       member.stateSince = now;
@@ -365,6 +442,7 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   #clearError(member: Member): void {
     if (member.errorSince !== 0) {
+      this.#invalidate();
       member.errorSince = 0;
       member.stateSince = this.#now();
     }
@@ -373,6 +451,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   #insert(member: Member): void {
     this.#members.push(member);
     this.#byRoute.set(member.route, member);
+    this.#urls.add(member.url.href);
+    this.#invalidate();
   }
 
   #require(route: string): Member {
@@ -382,11 +462,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   #changed(member: Member, reason: string): void {
+    this.#invalidate(); // status, role or weight
     member.stateSince = this.#now();
     this.emit('memberChanged', member, reason);
   }
-}
-
-function configOf(m: Member): MemberConfig {
-  return { url: m.url, route: m.route, weight: m.weight, lbset: m.lbset, status: m.status, retryMs: m.retryMs, timeoutMs: m.timeoutMs, healthCheck: m.healthCheck };
 }

@@ -130,6 +130,12 @@ export class HashStrategy implements Strategy {
   #marks = new Uint32Array(0);
   #candidateAt: (Member | undefined)[] = [];
   #stamp = 0;
+  /**
+   * The candidates the current stamp marks. The pool replaces a tier's array when its members
+   * change, and tells membersChanged when its member list does, so the same array needs no new
+   * marks: a pick then costs O(1) whatever the pool's size.
+   */
+  #marked: readonly Member[] | undefined = undefined;
 
   /** Takes the public options (validated here; undefined hashes on the client address) or an already normalized `HashConfig`. */
   constructor(options?: HashOptions | HashConfig) {
@@ -148,8 +154,13 @@ export class HashStrategy implements Strategy {
    */
   memberForKey(candidates: readonly Member[], key: string): Member | undefined {
     if (candidates.length === 0) return undefined;
-    const table = this.#tableFor(candidates);
-    const stamp = this.#markCandidates(table, candidates);
+    let table = this.#table;
+    let stamp = this.#stamp;
+    if (candidates !== this.#marked || table === undefined) {
+      table = this.#tableFor(candidates);
+      stamp = this.#markCandidates(table, candidates);
+      this.#marked = candidates;
+    }
     const { slots } = table;
     const size = slots.length;
     let slot = murmur3(key, KEY_SEED) % size;
@@ -196,6 +207,7 @@ export class HashStrategy implements Strategy {
 
   /** The pool's member list changed: rebuild the table, lazily, if routes or weights differ. */
   membersChanged(members: readonly Member[], change: MembersChange, member: Member): void {
+    this.#marked = undefined;
     const known = new Map<string, number>();
     for (const m of members) known.set(m.route, m.fullLbfactor);
     if (!sameWeights(known, this.#known)) {
@@ -211,6 +223,7 @@ export class HashStrategy implements Strategy {
   }
 
   reset(): void {
+    this.#marked = undefined;
     this.#fallback.reset();
   }
 

@@ -101,6 +101,10 @@ export class HttpProxy3Engine extends ProxyEngine {
     resolve: (outcome: ForwardOutcome) => void,
   ): Exchange {
     const ex = new NodeExchange(req, res, body, responseHeaders, this.sweep, timeouts, resolve);
+    // http-proxy-3 leaves a 'close' listener on res and an 'error' listener on req per attempt;
+    // many retries of one request are legitimate, so the ceiling rises instead of a warning.
+    if (res.listenerCount('close') >= res.getMaxListeners() - 2) res.setMaxListeners(res.getMaxListeners() + 1);
+    if (req.listenerCount('error') >= req.getMaxListeners() - 2) req.setMaxListeners(req.getMaxListeners() + 1);
     (res as Tagged<ServerResponse>)[kExchange] = ex;
     ex.begin();
     const options: ServerOptions = { target: this.#targetFor(member), agent: this.#agentFor(member), toProxy: true };

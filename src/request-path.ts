@@ -1,0 +1,356 @@
+/**
+ * One client request through its attempts, in one place: build the upstream request, pick a member
+ * (sticky route or balanced pick), forward, settle the outcome (counters, passive health, the
+ * strategy's hooks, the sticky table), and on a retryable failure try the next member with the
+ * failed ones excluded, in a plain bounded loop. Plain requests and Upgrade handshakes share it;
+ * they differ only in how an attempt is made and how a final failure is answered.
+ */
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { DEFAULTS, type BalancerConfig } from './config.js';
+import type { BalancerEventHub, RetryEvent } from './events.js';
+import type { PassiveHealth } from './health/passive.js';
+import type { Member } from './pool/member.js';
+import type { Pool } from './pool/pool.js';
+import { ReplayableBody, hasBody } from './proxy/body.js';
+import type { ProxyEngine } from './proxy/engine.js';
+import type { ForwardOutcome } from './proxy/outcome.js';
+import { buildUpstreamRequest, RequestRefusedError, type UpstreamRequest } from './proxy/target.js';
+import type { StickyRequest, StickySessions } from './sticky/sessions.js';
+import type { PickContext, Strategy } from './strategies/strategy.js';
+
+/** Idempotent methods (RFC 9110 9.2.2): safe to resend after the request reached a member. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** What the request path reads of an attempt's outcome, plain or upgrade. */
+type AttemptOutcome = Pick<ForwardOutcome, 'failure' | 'error' | 'responseStarted'>;
+
+/** The parts a request goes through, shared by every request of one balancer. */
+export interface RequestPathParts {
+  readonly config: BalancerConfig;
+  readonly pool: Pool;
+  readonly strategy: Strategy;
+  readonly sticky: StickySessions | undefined;
+  readonly engine: ProxyEngine;
+  readonly passive: PassiveHealth;
+  readonly events: BalancerEventHub;
+}
+
+/** What one client request carries through its attempts. */
+abstract class ProxiedRequest {
+  readonly sticky: StickyRequest | undefined;
+  /** Members already tried (excluded from later picks); undefined until a first failure. */
+  tried: Set<Member> | undefined = undefined;
+  last: AttemptOutcome | undefined = undefined;
+  lastMember: Member | undefined = undefined;
+  /** Set when `failover: false` forbids any member but the session's own (Apache's nofailover: 503). */
+  stickyRefused = false;
+
+  constructor(
+    readonly path: RequestPath,
+    readonly req: IncomingMessage,
+    readonly upstream: UpstreamRequest,
+  ) {
+    this.sticky = path.sticky?.read(req);
+  }
+
+  /** One attempt on one member; true when the request is over for good. */
+  abstract attempt(member: Member): Promise<boolean>;
+  /** False when the request has a body that is not kept whole (too large for a replay). */
+  abstract replayable(): boolean;
+  /** The client is gone or already answered. */
+  abstract clientGone(): boolean;
+  /** Answers the client with an error status and a short text. */
+  abstract answer(status: number, message: string): void;
+}
+
+/** A plain HTTP request through its attempts. */
+class HttpRequest extends ProxiedRequest {
+  constructor(
+    path: RequestPath,
+    req: IncomingMessage,
+    upstream: UpstreamRequest,
+    readonly res: ServerResponse,
+    readonly body: ReplayableBody | undefined,
+  ) {
+    super(path, req, upstream);
+  }
+
+  async attempt(member: Member): Promise<boolean> {
+    const path = this.path;
+    path.begin(member);
+    const outcome = await path.engine.forward(this.req, this.res, member, this.upstream, this.body, path.stickyHeaders(this, member));
+    return path.settle(this, member, outcome, outcome.bytesSent, outcome.bytesReceived);
+  }
+
+  replayable(): boolean {
+    return this.body === undefined || this.body.replayable;
+  }
+
+  clientGone(): boolean {
+    return this.res.destroyed || this.res.writableEnded;
+  }
+
+  answer(status: number, message: string): void {
+    respondError(this.res, status, message);
+  }
+}
+
+/** An Upgrade handshake (WebSocket) through its attempts: same members, rules and retries. */
+class UpgradeRequest extends ProxiedRequest {
+  constructor(
+    path: RequestPath,
+    req: IncomingMessage,
+    upstream: UpstreamRequest,
+    readonly socket: Duplex,
+    readonly head: Buffer,
+  ) {
+    super(path, req, upstream);
+  }
+
+  async attempt(member: Member): Promise<boolean> {
+    const path = this.path;
+    path.begin(member);
+    const outcome = await path.engine.upgrade(this.socket, this.head, member, this.upstream, path.stickyHeaders(this, member));
+    const tunnel = outcome.tunnel;
+    if (tunnel === undefined) return path.settle(this, member, outcome, 0, outcome.bytesReceived);
+    path.passive.record(member, outcome, false);
+    // The member stays busy for as long as the tunnel is open (bybusyness sees it); bytes count at the end.
+    void tunnel.closed.then(({ bytesSent, bytesReceived }) => path.end(member, bytesSent, bytesReceived, outcome.durationMs, true, false));
+    return true;
+  }
+
+  replayable(): boolean {
+    return true; // a handshake has no body
+  }
+
+  clientGone(): boolean {
+    return this.socket.destroyed || this.socket.writableEnded;
+  }
+
+  answer(status: number, message: string): void {
+    respondRawError(this.socket, status, message);
+  }
+}
+
+/** The request path of one balancer: the parts, the counters, and `handle`/`upgrade`. */
+export class RequestPath {
+  readonly config: BalancerConfig;
+  readonly pool: Pool;
+  readonly strategy: Strategy;
+  readonly sticky: StickySessions | undefined;
+  readonly engine: ProxyEngine;
+  readonly passive: PassiveHealth;
+  readonly events: BalancerEventHub;
+  closed = false;
+  requestsInFlight = 0;
+  retriesInFlight = 0;
+  retriesMade = 0;
+  retriesRefused = 0;
+  /**
+   * One context object and one choose function for every pick: pool.select and strategy.pick are
+   * synchronous, so the request is set just before and cleared just after (no closure per request).
+   */
+  readonly #pickContext: { req: IncomingMessage | undefined; headers: IncomingHttpHeaders | undefined } = { req: undefined, headers: undefined };
+  readonly #choose: (candidates: readonly Member[]) => Member | undefined;
+
+  constructor(parts: RequestPathParts) {
+    this.config = parts.config;
+    this.pool = parts.pool;
+    this.strategy = parts.strategy;
+    this.sticky = parts.sticky;
+    this.engine = parts.engine;
+    this.passive = parts.passive;
+    this.events = parts.events;
+    const strategy = this.strategy;
+    const context = this.#pickContext as PickContext;
+    this.#choose = (candidates) => strategy.pick(candidates, context);
+  }
+
+  /** A plain HTTP request: answered by a member, or with an error status. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.closed) return respondError(res, 503, 'balancer is closed');
+    const upstream = refusedOr(req, false, (status, message) => respondError(res, status, message, true));
+    if (upstream === undefined) return;
+    if (upstream.target === '*') return void res.writeHead(200, { 'content-length': 0 }).end();
+    // Kept up to maxBodyBytes for replays; with 0 it still relays (an engine may destroy its body stream).
+    const body = hasBody(req) ? new ReplayableBody(req, this.config.retry.maxBodyBytes) : undefined;
+    return this.#run(new HttpRequest(this, req, upstream, res, body));
+  }
+
+  /** An Upgrade handshake: tunnelled to a member, or answered with an error status. */
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', ignore); // a client reset must not crash the process; the tunnel notices 'close'
+    if (this.closed) return respondRawError(socket, 503, 'balancer is closed');
+    const upstream = refusedOr(req, true, (status, message) => respondRawError(socket, status, message));
+    if (upstream === undefined) return;
+    return this.#run(new UpgradeRequest(this, req, upstream, socket, head));
+  }
+
+  /** An attempt starts on `member`. */
+  begin(member: Member): void {
+    this.pool.begin(member);
+    this.strategy.requestStart?.(member);
+  }
+
+  /** An attempt on `member` ended: counters and the strategy's bookkeeping. */
+  end(member: Member, bytesSent: number, bytesReceived: number, durationMs: number, ok: boolean, failed: boolean): void {
+    this.pool.finish(member, bytesSent, bytesReceived, failed);
+    this.strategy.requestEnd?.(member, { bytesSent, bytesReceived, durationMs, ok });
+    if (member.removed) this.engine.retire(member);
+  }
+
+  /** Records how an attempt ended; true when the request is over for good. */
+  settle(request: ProxiedRequest, member: Member, outcome: ForwardOutcome, bytesSent: number, bytesReceived: number): boolean {
+    const keepAliveRace = outcome.failure === 'no-response' && outcome.reusedSocket;
+    const failed = this.passive.record(member, outcome, keepAliveRace);
+    this.end(member, bytesSent, bytesReceived, outcome.durationMs, outcome.failure === undefined, failed);
+    if (outcome.failure === undefined && request.sticky !== undefined) this.sticky!.learn(request.sticky, member, outcome.setCookie);
+    if (outcome.failure === undefined || outcome.failure === 'client-abort' || outcome.responseStarted) return true;
+    request.last = outcome;
+    request.lastMember = member;
+    (request.tried ??= new Set()).add(member);
+    return false;
+  }
+
+  /** The sticky Set-Cookie for a response from `member`, if any. */
+  stickyHeaders(request: ProxiedRequest, member: Member): string[] | undefined {
+    return request.sticky === undefined ? undefined : this.sticky!.responseHeaders(request.sticky, member);
+  }
+
+  /**
+   * Picks a member and makes the first attempt; on a retryable failure, retries on members not yet
+   * tried, up to `retry.attempts` in all and within the retry budget. Errors thrown by user code
+   * (a strategy's pick or hooks) propagate the same way on every attempt.
+   */
+  async #run(request: ProxiedRequest): Promise<void> {
+    if (this.config.forceRecovery) this.pool.forceRecovery();
+    this.requestsInFlight++;
+    try {
+      const first = this.#pick(request);
+      if (first === undefined) return request.answer(503, 'no member is available');
+      if (await request.attempt(first)) return;
+      const attempts = this.config.retry.attempts ?? Math.min(DEFAULTS.maxAttempts, this.pool.members.length);
+      for (let attempt = 2; attempt <= attempts; attempt++) {
+        if (!this.#retryable(request) || this.closed || request.clientGone()) break;
+        const member = this.#pick(request);
+        if (member === undefined) break;
+        const failed = request.last!;
+        const event: RetryEvent = { route: request.lastMember!.route, reason: failed.error?.code ?? failed.failure ?? 'failed', attempt: attempt - 1, method: request.req.method ?? '' };
+        // The budget limits retries that add work on members; a refused connection reached none.
+        const budgeted = failed.failure !== 'connect';
+        if (budgeted && this.retriesInFlight >= Math.max(this.config.retry.budgetMin, Math.floor((this.requestsInFlight * this.config.retry.budgetPercent) / 100))) {
+          this.retriesRefused++;
+          this.events.publish('retryBudgetExhausted', event);
+          break;
+        }
+        this.retriesMade++;
+        this.events.publish('retry', event);
+        if (budgeted) this.retriesInFlight++;
+        try {
+          if (await request.attempt(member)) return;
+        } finally {
+          if (budgeted) this.retriesInFlight--;
+        }
+      }
+      answerFailure(request);
+    } finally {
+      this.requestsInFlight--;
+    }
+  }
+
+  /**
+   * Whether a failed attempt may go to another member: any method when no byte reached the member;
+   * idempotent methods also when the request went out but no response byte came back. A body is
+   * resent only when it was kept whole.
+   */
+  #retryable(request: ProxiedRequest): boolean {
+    const failure = request.last?.failure;
+    if (!request.replayable()) return false;
+    if (failure === 'connect') return true;
+    return failure === 'no-response' && IDEMPOTENT.has(request.req.method ?? '');
+  }
+
+  /**
+   * The member for the next attempt: the sticky route's member when it is usable and not yet tried
+   * (Apache's find_session_route, with its accounting), else a balanced pick. Under
+   * `failover: false` a route whose member exists but cannot serve gets no member at all (503).
+   */
+  #pick(request: ProxiedRequest): Member | undefined {
+    const route = request.sticky?.route;
+    if (route !== undefined) {
+      const { found, member } = this.pool.findByRoute(route);
+      if (member !== undefined && !(request.tried?.has(member) ?? false)) {
+        this.strategy.routed?.(member, this.pool.usableMembers());
+        return member;
+      }
+      if (found && !this.sticky!.config.failover) {
+        request.stickyRefused = true;
+        return undefined;
+      }
+    }
+    const context = this.#pickContext;
+    context.req = request.req;
+    context.headers = request.req.headers;
+    try {
+      return this.pool.select(this.#choose, request.tried);
+    } finally {
+      context.req = undefined;
+      context.headers = undefined;
+    }
+  }
+}
+
+function ignore(): void {}
+
+/**
+ * Answers the client after the last failed attempt: 503 when `failover: false` kept the session
+ * from other members (as Apache's nofailover does), 504 for a head timeout, else 502.
+ */
+function answerFailure(request: ProxiedRequest): void {
+  const failure = request.last?.failure;
+  if (request.stickyRefused) request.answer(503, "the session's member is unavailable");
+  else if (failure === 'timeout') request.answer(504, 'the member did not answer in time');
+  else if (failure === 'bad-response') request.answer(502, 'the member sent an invalid response');
+  else if (failure === 'closed') request.answer(502, 'the balancer closed');
+  else request.answer(502, 'no member answered');
+}
+
+/**
+ * The request's upstream form, or undefined after `refuse` answered a request that no member
+ * may see (a malformed target, a second Host, an Upgrade with a body).
+ */
+function refusedOr(req: IncomingMessage, upgrade: boolean, refuse: (status: number, message: string) => void): UpstreamRequest | undefined {
+  try {
+    return buildUpstreamRequest(req, upgrade);
+  } catch (err) {
+    if (!(err instanceof RequestRefusedError)) throw err;
+    refuse(err.status, err.message);
+    return undefined;
+  }
+}
+
+/** The same short error written raw on an upgrade's socket, which has no ServerResponse. */
+export function respondRawError(socket: Duplex, status: number, message: string): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  const text = `${status} ${message}\n`;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+}
+
+/**
+ * A short plain-text error; a response already under way is cut instead. `close`: end the
+ * connection after it (the request was refused, so its body is not to be read on).
+ */
+export function respondError(res: ServerResponse, status: number, message: string, close = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (res.destroyed) return;
+  const text = `${status} ${message}\n`;
+  const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' };
+  if (close) headers.connection = 'close';
+  // The reason is explicit: a writeHead that threw on a member's reason phrase left it in statusMessage.
+  res.writeHead(status, STATUS_CODES[status] ?? '', headers);
+  res.end(text);
+}
