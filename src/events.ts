@@ -7,6 +7,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import type { Member } from './pool/member.js';
 import type { Pool } from './pool/pool.js';
+import type { FailureKind } from './proxy/outcome.js';
 
 /** A member-related event. */
 export interface MemberEvent {
@@ -24,6 +25,29 @@ export interface RetryEvent {
   /** The attempt that failed, 1 for the first. */
   attempt: number;
   method: string;
+}
+
+/** One finished request (or Upgrade handshake), for access logs and metrics. */
+export interface RequestEvent {
+  method: string;
+  /** The request target as the balancer received it (after any mount path was stripped). */
+  url: string;
+  /** The member that answered last, or undefined when no member was tried. */
+  route: string | undefined;
+  /** The status the client got: the member's, or the balancer's own (400, 502, 503, 504); 0 when the client left first. */
+  status: number;
+  /** Request body bytes sent to members, over all attempts. */
+  bytesSent: number;
+  /** Response body bytes relayed to the client. */
+  bytesReceived: number;
+  /** From the request's arrival at the balancer to its end, in ms. */
+  durationMs: number;
+  /** Attempts made on members (0 when none was tried). */
+  attempts: number;
+  /** How the last attempt failed, if it did. */
+  failure: FailureKind | undefined;
+  /** True for an Upgrade handshake (the event comes when the handshake is over, not the tunnel). */
+  upgrade: boolean;
 }
 
 /** Event names and their payloads. */
@@ -47,6 +71,8 @@ export interface BalancerEvents {
   memberAdded: [MemberEvent];
   memberRemoved: [MemberEvent];
   memberChanged: [MemberEvent];
+  /** A request is over (answered, cut or abandoned by its client): one event each. */
+  request: [RequestEvent];
 }
 
 /** Channel name prefix for `node:diagnostics_channel`. */
@@ -57,14 +83,24 @@ export class BalancerEventHub extends EventEmitter<BalancerEvents> {
   readonly #channels = new Map<string, diagnostics.Channel>();
 
   publish<K extends keyof BalancerEvents>(event: K, ...payload: BalancerEvents[K]): void {
+    const channel = this.#channel(event);
+    if (channel.hasSubscribers) channel.publish(payload[0]);
+    // EventEmitter's typed emit wants the exact tuple; the payload is it.
+    (this.emit as (event: K, ...args: BalancerEvents[K]) => boolean)(event, ...payload);
+  }
+
+  /** Whether anyone listens to `event`: a payload built per request is built only then. */
+  wants(event: keyof BalancerEvents): boolean {
+    return this.listenerCount(event) > 0 || this.#channel(event).hasSubscribers;
+  }
+
+  #channel(event: keyof BalancerEvents): diagnostics.Channel {
     let channel = this.#channels.get(event);
     if (channel === undefined) {
       channel = diagnostics.channel(CHANNEL_PREFIX + event);
       this.#channels.set(event, channel);
     }
-    if (channel.hasSubscribers) channel.publish(payload[0]);
-    // EventEmitter's typed emit wants the exact tuple; the payload is it.
-    (this.emit as (event: K, ...args: BalancerEvents[K]) => boolean)(event, ...payload);
+    return channel;
   }
 
   /** Relays the pool's member events. */

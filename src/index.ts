@@ -19,7 +19,19 @@ export { ByRequests, ByTraffic, ByBusyness, RoundRobin, PowerOfTwoChoices, HashS
 export type { HealthCheckOptions, HealthCheckMethod, StatusCodeSpec } from './health/options.js';
 export type { MemberHealth } from './health/checker.js';
 export type { ProbeResult, ProbeErrorCode } from './health/probe.js';
-export type { BalancerEvents, MemberEvent, RetryEvent } from './events.js';
+export type { BalancerEvents, MemberEvent, RetryEvent, RequestEvent } from './events.js';
+export type { FailureKind } from './proxy/outcome.js';
+export type { EngineName } from './config.js';
+export {
+  ProxyBalancerError,
+  ConnectTimeoutError,
+  HeadersTimeoutError,
+  BodyTimeoutError,
+  MemberClosedError,
+  InvalidResponseError,
+  BalancerClosedError,
+  ClientGoneError,
+} from './errors.js';
 export type { RetryOptions, OutlierDetectionOptions } from './config.js';
 export { fromApacheConfig, type ApacheImport, type ImportedBalancer, type UnsupportedDirective } from './apache/import.js';
 export { ApacheConfigError } from './apache/lexer.js';

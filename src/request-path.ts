@@ -14,7 +14,7 @@ import type { Member } from './pool/member.js';
 import type { Pool } from './pool/pool.js';
 import { ReplayableBody, hasBody } from './proxy/body.js';
 import type { ProxyEngine } from './proxy/engine.js';
-import type { ForwardOutcome } from './proxy/outcome.js';
+import type { FailureKind, ForwardOutcome } from './proxy/outcome.js';
 import { buildUpstreamRequest, RequestRefusedError, type UpstreamRequest } from './proxy/target.js';
 import type { StickyRequest, StickySessions } from './sticky/sessions.js';
 import type { PickContext, Strategy } from './strategies/strategy.js';
@@ -41,10 +41,19 @@ abstract class ProxiedRequest {
   readonly sticky: StickyRequest | undefined;
   /** Members already tried (excluded from later picks); undefined until a first failure. */
   tried: Set<Member> | undefined = undefined;
+  /** The last failed attempt's outcome. */
   last: AttemptOutcome | undefined = undefined;
+  /** The member of the last attempt. */
   lastMember: Member | undefined = undefined;
   /** Set when `failover: false` forbids any member but the session's own (Apache's nofailover: 503). */
   stickyRefused = false;
+  /** For the `request` event: what the client got and what the attempts cost. */
+  attempts = 0;
+  status = 0;
+  failure: FailureKind | undefined = undefined;
+  bytesSent = 0;
+  bytesReceived = 0;
+  readonly start = Date.now();
 
   constructor(
     readonly path: RequestPath,
@@ -54,14 +63,20 @@ abstract class ProxiedRequest {
     this.sticky = path.sticky?.read(req);
   }
 
+  /** Answers the client with an error status and a short text. */
+  answer(status: number, message: string): void {
+    this.status = status;
+    this.send(status, message);
+  }
+
+  protected abstract send(status: number, message: string): void;
+
   /** One attempt on one member; true when the request is over for good. */
   abstract attempt(member: Member): Promise<boolean>;
   /** False when the request has a body that is not kept whole (too large for a replay). */
   abstract replayable(): boolean;
   /** The client is gone or already answered. */
   abstract clientGone(): boolean;
-  /** Answers the client with an error status and a short text. */
-  abstract answer(status: number, message: string): void;
 }
 
 /** A plain HTTP request through its attempts. */
@@ -78,7 +93,7 @@ class HttpRequest extends ProxiedRequest {
 
   async attempt(member: Member): Promise<boolean> {
     const path = this.path;
-    path.begin(member);
+    path.begin(member, this);
     const outcome = await path.engine.forward(this.req, this.res, member, this.upstream, this.body, path.stickyHeaders(this, member));
     return path.settle(this, member, outcome, outcome.bytesSent, outcome.bytesReceived);
   }
@@ -91,7 +106,7 @@ class HttpRequest extends ProxiedRequest {
     return this.res.destroyed || this.res.writableEnded;
   }
 
-  answer(status: number, message: string): void {
+  protected send(status: number, message: string): void {
     respondError(this.res, status, message);
   }
 }
@@ -110,11 +125,12 @@ class UpgradeRequest extends ProxiedRequest {
 
   async attempt(member: Member): Promise<boolean> {
     const path = this.path;
-    path.begin(member);
+    path.begin(member, this);
     const outcome = await path.engine.upgrade(this.socket, this.head, member, this.upstream, path.stickyHeaders(this, member));
     const tunnel = outcome.tunnel;
     if (tunnel === undefined) return path.settle(this, member, outcome, 0, outcome.bytesReceived);
     path.passive.record(member, outcome, false);
+    this.status = 101;
     // The member stays busy for as long as the tunnel is open (bybusyness sees it); bytes count at the end.
     void tunnel.closed.then(({ bytesSent, bytesReceived }) => path.end(member, bytesSent, bytesReceived, outcome.durationMs, true, false));
     return true;
@@ -128,7 +144,7 @@ class UpgradeRequest extends ProxiedRequest {
     return this.socket.destroyed || this.socket.writableEnded;
   }
 
-  answer(status: number, message: string): void {
+  protected send(status: number, message: string): void {
     respondRawError(this.socket, status, message);
   }
 }
@@ -188,7 +204,9 @@ export class RequestPath {
   }
 
   /** An attempt starts on `member`. */
-  begin(member: Member): void {
+  begin(member: Member, request: ProxiedRequest): void {
+    request.attempts++;
+    request.lastMember = member;
     this.pool.begin(member);
     this.strategy.requestStart?.(member);
   }
@@ -202,13 +220,16 @@ export class RequestPath {
 
   /** Records how an attempt ended; true when the request is over for good. */
   settle(request: ProxiedRequest, member: Member, outcome: ForwardOutcome, bytesSent: number, bytesReceived: number): boolean {
+    request.status = outcome.responseStarted ? outcome.status : 0;
+    request.failure = outcome.failure;
+    request.bytesSent += bytesSent;
+    request.bytesReceived += bytesReceived;
     const keepAliveRace = outcome.failure === 'no-response' && outcome.reusedSocket;
     const failed = this.passive.record(member, outcome, keepAliveRace);
     this.end(member, bytesSent, bytesReceived, outcome.durationMs, outcome.failure === undefined, failed);
     if (outcome.failure === undefined && request.sticky !== undefined) this.sticky!.learn(request.sticky, member, outcome.setCookie);
     if (outcome.failure === undefined || outcome.failure === 'client-abort' || outcome.responseStarted) return true;
     request.last = outcome;
-    request.lastMember = member;
     (request.tried ??= new Set()).add(member);
     return false;
   }
@@ -256,7 +277,24 @@ export class RequestPath {
       answerFailure(request);
     } finally {
       this.requestsInFlight--;
+      if (this.events.wants('request')) this.#published(request);
     }
+  }
+
+  /** The `request` event of a finished request. */
+  #published(request: ProxiedRequest): void {
+    this.events.publish('request', {
+      method: request.req.method ?? '',
+      url: request.req.url ?? '',
+      route: request.lastMember?.route,
+      status: request.status,
+      bytesSent: request.bytesSent,
+      bytesReceived: request.bytesReceived,
+      durationMs: Date.now() - request.start,
+      attempts: request.attempts,
+      failure: request.failure,
+      upgrade: request instanceof UpgradeRequest,
+    });
   }
 
   /**
