@@ -84,9 +84,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
     preserveHost: config.preserveHost,
     resolutionMs: Math.min(1000, Math.max(5, Math.floor(shortest / 10))),
     tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
+    tls: config.tls,
   });
   const passive = new PassiveHealth(pool, config);
-  const health = new HealthChecker(pool, config.healthCheck, (member) => member.healthCheck);
+  const health = new HealthChecker(pool, config.healthCheck, (member) => member.healthCheck, config.tls);
   const events = new BalancerEventHub();
   events.relay(pool);
   health.start();

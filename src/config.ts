@@ -48,6 +48,29 @@ export interface MemberOptions {
   timeoutMs?: number;
   /** This member's health check: fields that override the balancer's `healthCheck`, or `false` for none. */
   healthCheck?: Partial<HealthCheckOptions> | false;
+  /** TLS settings for this `https:` member: fields that override the balancer's `tls`. */
+  tls?: TlsOptions;
+}
+
+/**
+ * How the balancer speaks TLS to `https:` members (proxying, Upgrade tunnels and health probes).
+ * Absent fields keep Node's defaults: the system's CAs, the member's host as SNI, verification on.
+ */
+export interface TlsOptions {
+  /** Trusted CA certificates (PEM), replacing the system's: for members with a private CA. */
+  ca?: string | Buffer | readonly (string | Buffer)[];
+  /** A client certificate chain (PEM), for members that ask for one (mutual TLS). */
+  cert?: string | Buffer | readonly (string | Buffer)[];
+  /** The client certificate's private key (PEM). */
+  key?: string | Buffer | readonly (string | Buffer)[];
+  /** The private key's passphrase. */
+  passphrase?: string;
+  /** The server name sent in SNI and checked against the member's certificate. Default: the URL's host name. */
+  servername?: string;
+  /** Verify the member's certificate. Default true; false only for tests and trusted links. */
+  rejectUnauthorized?: boolean;
+  /** Lowest TLS version offered. Default Node's (TLSv1.2). */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
 /**
@@ -68,6 +91,8 @@ export interface BalancerOptions {
   strategy?: StrategyName | Strategy;
   /** The upstream engine. Default `'undici'`. */
   engine?: EngineName;
+  /** TLS to `https:` members; each member may override fields with its own `tls`. */
+  tls?: TlsOptions;
   /** Time allowed for a member's response head, in ms (Apache `timeout`). 504 when it passes. Default 60000. */
   timeoutMs?: number;
   /** How long a member stays in error after a failed connection before it is tried again (Apache `retry`). Default 60000. */
@@ -140,6 +165,8 @@ export interface MemberConfig {
   retryMs: number | undefined;
   timeoutMs: number | undefined;
   healthCheck: HealthCheckOverride | false | undefined;
+  /** The member's own TLS fields (merged over the balancer's by {@link effectiveTls}). */
+  tls: TlsOptions | undefined;
 }
 
 export interface RetryConfig {
@@ -160,6 +187,7 @@ export interface BalancerConfig {
   members: MemberConfig[];
   strategy: StrategyName | Strategy;
   engine: EngineName;
+  tls: TlsOptions | undefined;
   timeoutMs: number;
   retryMs: number;
   preserveHost: boolean;
@@ -205,11 +233,15 @@ export const ENGINE_NAMES: readonly EngineName[] = ['undici', 'http-proxy-3'];
 const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin', 'p2c', 'hash'];
 const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
 const BALANCER_KEYS = [
-  'members', 'strategy', 'engine', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'tunnelIdleTimeoutMs', 'retry',
+  'members', 'strategy', 'engine', 'tls', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'tunnelIdleTimeoutMs', 'retry',
   'failOnStatus', 'failOnTimeout', 'forceRecovery', 'outlierDetection', 'slowStartMs', 'healthCheck',
   'sticky', 'hash',
 ] as const;
-const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status', 'retryMs', 'timeoutMs', 'healthCheck'] as const;
+const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status', 'retryMs', 'timeoutMs', 'healthCheck', 'tls'] as const;
+const TLS_KEYS = ['ca', 'cert', 'key', 'passphrase', 'servername', 'rejectUnauthorized', 'minVersion'] as const;
+const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+/** A DNS name for SNI (an IP address is not allowed there, RFC 6066 3). */
+const SERVERNAME_PATTERN = /^(?=.{1,253}$)(?!\d+(\.\d+){3}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const RETRY_KEYS = ['attempts', 'maxBodyBytes', 'budgetPercent', 'budgetMin'] as const;
 const OUTLIER_KEYS = ['consecutiveFailures', 'maxEjectionPercent', 'maxEjectionMs'] as const;
 /** RFC 9110 token characters, all of which are also valid in a cookie value. */
@@ -239,6 +271,7 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     members,
     strategy: normalizeStrategy(o.strategy === undefined ? DEFAULTS.strategy : o.strategy, 'strategy'),
     engine: o.engine === undefined ? DEFAULTS.engine : oneOf(o.engine, ENGINE_NAMES, 'engine'),
+    tls: normalizeTls(o.tls, 'tls'),
     timeoutMs: optionalInteger(o.timeoutMs, 'timeoutMs', 1, MAX_TIMEOUT_MS, DEFAULTS.timeoutMs),
     retryMs: optionalInteger(o.retryMs, 'retryMs', 0, MAX_TIMEOUT_MS, DEFAULTS.retryMs),
     preserveHost: optionalBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
@@ -333,7 +366,55 @@ export function normalizeMember(options: unknown, path: string, taken: TakenName
     retryMs: m.retryMs === undefined ? undefined : optionalInteger(m.retryMs, `${path}.retryMs`, 0, MAX_TIMEOUT_MS, 0),
     timeoutMs: m.timeoutMs === undefined ? undefined : optionalInteger(m.timeoutMs, `${path}.timeoutMs`, 1, MAX_TIMEOUT_MS, 0),
     healthCheck: normalizeHealthCheckOverride(m.healthCheck, `${path}.healthCheck`),
+    tls: memberTls(m.tls, url, `${path}.tls`),
   };
+}
+
+function memberTls(value: unknown, url: URL, path: string): TlsOptions | undefined {
+  if (value === undefined) return undefined;
+  if (url.protocol !== 'https:') throw new BalancerConfigError(path, value, 'applies only to an https: member');
+  return normalizeTls(value, path);
+}
+
+/** Checks TLS options: PEM as strings or Buffers, and the few settings a proxy needs. */
+export function normalizeTls(value: unknown, path: string): TlsOptions | undefined {
+  if (value === undefined) return undefined;
+  expectPlainObject(value, path);
+  expectKnownKeys(value, TLS_KEYS, path);
+  const tls: TlsOptions = {};
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const pem = value[key];
+    if (pem === undefined) continue;
+    const list = isArray(pem, `${path}.${key}`) ? denseArray(pem, `${path}.${key}`) : [pem];
+    list.forEach((item, i) => {
+      if (typeof item !== 'string' && !Buffer.isBuffer(item)) {
+        throw new BalancerConfigError(isArray(pem, path) ? `${path}.${key}[${i}]` : `${path}.${key}`, item, 'must be PEM text as a string or a Buffer');
+      }
+    });
+    tls[key] = pem as TlsOptions['ca'];
+  }
+  if (value.passphrase !== undefined) {
+    if (typeof value.passphrase !== 'string') throw new BalancerConfigError(`${path}.passphrase`, '***', 'must be a string');
+    tls.passphrase = value.passphrase;
+  }
+  if (value.servername !== undefined) {
+    if (typeof value.servername !== 'string' || !SERVERNAME_PATTERN.test(value.servername)) {
+      throw new BalancerConfigError(`${path}.servername`, value.servername, 'must be a DNS host name (SNI takes no IP address)');
+    }
+    tls.servername = value.servername;
+  }
+  if (value.rejectUnauthorized !== undefined) tls.rejectUnauthorized = optionalBoolean(value.rejectUnauthorized, `${path}.rejectUnauthorized`, true);
+  if (value.minVersion !== undefined) tls.minVersion = oneOf(value.minVersion, TLS_VERSIONS, `${path}.minVersion`);
+  return tls;
+}
+
+/**
+ * The TLS settings of one member's connections: the balancer's `tls` with the member's own fields
+ * over them; undefined for an `http:` member, or when neither sets anything.
+ */
+export function effectiveTls(balancer: TlsOptions | undefined, member: { url: URL; tls: TlsOptions | undefined }): TlsOptions | undefined {
+  if (member.url.protocol !== 'https:' || (balancer === undefined && member.tls === undefined)) return undefined;
+  return { ...balancer, ...member.tls };
 }
 
 /** Apache's loadfactor rule: 1..100, decimals allowed. */

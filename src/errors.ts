@@ -35,6 +35,13 @@ export class BodyTimeoutError extends ProxyBalancerError {
   }
 }
 
+/** The client stopped sending its request body for `idleTimeoutMs` (answered 408). */
+export class RequestBodyTimeoutError extends ProxyBalancerError {
+  constructor(ms: number) {
+    super(`request body idle for ${ms} ms`, 'PB_ERR_REQUEST_BODY_TIMEOUT');
+  }
+}
+
 /** The member closed the connection before the response was whole. */
 export class MemberClosedError extends ProxyBalancerError {
   constructor(message = 'member closed mid-response') {

@@ -27,6 +27,7 @@ export {
   ConnectTimeoutError,
   HeadersTimeoutError,
   BodyTimeoutError,
+  RequestBodyTimeoutError,
   MemberClosedError,
   InvalidResponseError,
   BalancerClosedError,

@@ -107,7 +107,8 @@ class HttpRequest extends ProxiedRequest {
   }
 
   protected send(status: number, message: string): void {
-    respondError(this.res, status, message);
+    // After a 408 the rest of the body will not be read: the connection cannot carry another request.
+    respondError(this.res, status, message, status === 408);
   }
 }
 
@@ -350,6 +351,7 @@ function answerFailure(request: ProxiedRequest): void {
   if (request.stickyRefused) request.answer(503, "the session's member is unavailable");
   else if (failure === 'timeout') request.answer(504, 'the member did not answer in time');
   else if (failure === 'bad-response') request.answer(502, 'the member sent an invalid response');
+  else if (failure === 'client-timeout') request.answer(408, 'the request body stopped arriving');
   else if (failure === 'closed') request.answer(502, 'the balancer closed');
   else request.answer(502, 'no member answered');
 }

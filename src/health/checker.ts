@@ -28,6 +28,7 @@ import { EventEmitter } from 'node:events';
 import type { Member } from '../pool/member.js';
 import type { Pool } from '../pool/pool.js';
 import { mergeHealthCheck, type HealthCheckConfig, type HealthCheckMethod, type HealthCheckOverride } from './options.js';
+import { effectiveTls, type TlsOptions } from '../config.js';
 import { describeProbe, probeTargetOf, runProbe, type ProbeResult, type ProbeTarget } from './probe.js';
 
 /** Events of a {@link HealthChecker}. */
@@ -115,6 +116,7 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
   readonly #pool: Pool;
   readonly #base: HealthCheckConfig | undefined;
   readonly #overrideOf: MemberOverrideFn;
+  readonly #tls: TlsOptions | undefined;
   readonly #states = new Map<Member, ProbeState>();
   #started = false;
   #closed = false;
@@ -134,12 +136,14 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
    * @param base The balancer's normalized `healthCheck`, or undefined when it has none.
    * @param overrideOf A member's validated override (`normalizeHealthCheckOverride`), read once
    *   when the member is first tracked. Default: no overrides.
+   * @param tls The balancer's TLS settings: probes of `https:` members speak TLS as proxying does.
    */
-  constructor(pool: Pool, base: HealthCheckConfig | undefined, overrideOf: MemberOverrideFn = () => undefined) {
+  constructor(pool: Pool, base: HealthCheckConfig | undefined, overrideOf: MemberOverrideFn = () => undefined, tls?: TlsOptions) {
     super();
     this.#pool = pool;
     this.#base = base;
     this.#overrideOf = overrideOf;
+    this.#tls = tls;
   }
 
   /** Starts probing every member that has a check. Calling it again, or after `close()`, does nothing. */
@@ -197,7 +201,7 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
     if (this.#states.has(member)) return;
     const config = mergeHealthCheck(this.#base, this.#overrideOf(member), `members[${member.route}].healthCheck`);
     if (config === undefined) return;
-    const state = new ProbeState(member, config, probeTargetOf(member.url, config.path));
+    const state = new ProbeState(member, config, probeTargetOf(member.url, config.path, effectiveTls(this.#tls, member)));
     this.#states.set(member, state);
     if (probeable(member)) this.#schedule(state, firstProbeDelayMs(config.intervalMs, config.jitterPercent));
   }

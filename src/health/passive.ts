@@ -40,6 +40,7 @@ export class PassiveHealth {
         pool.markSuccess(member);
         return false;
       case 'client-abort':
+      case 'client-timeout':
       case 'closed':
         return false;
       case 'connect':

@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { TlsOptions } from '../config.js';
 import { statusMatches, type HealthCheckConfig } from './options.js';
 
 /**
@@ -55,16 +56,19 @@ export interface ProbeTarget {
   readonly port: number;
   /** Request target: the member URL's path with the configured path appended. */
   readonly path: string;
+  /** TLS settings for `https:` members (CA, client certificate, SNI, verification), as proxying uses. */
+  readonly tls?: TlsOptions | undefined;
 }
 
 /**
  * The target of a member's probes. `path` is appended to the member URL's path, as Apache appends
  * `hcuri` to the worker URL: `http://h/app/` with `/health` gives `/app/health`.
  */
-export function probeTargetOf(memberUrl: URL, path: string): ProbeTarget {
+export function probeTargetOf(memberUrl: URL, path: string, tls?: TlsOptions): ProbeTarget {
   const secure = memberUrl.protocol === 'https:';
   return {
     secure,
+    tls,
     host: memberUrl.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: memberUrl.port === '' ? (secure ? 443 : 80) : Number(memberUrl.port),
     path: memberUrl.pathname.replace(/\/+$/, '') + path,
@@ -125,6 +129,7 @@ function connectOnly(target: ProbeTarget, settle: Settle): () => void {
 function httpRequest(target: ProbeTarget, config: HealthCheckConfig, settle: Settle): () => void {
   const transport = target.secure ? https : http;
   const req = transport.request({
+    ...(target.secure ? (target.tls as https.RequestOptions | undefined) : undefined),
     host: target.host,
     port: target.port,
     method: config.method,

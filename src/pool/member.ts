@@ -3,7 +3,7 @@
  * transient state (error timer, health) and its counters. Only the pool changes a member; strategies,
  * the request path and the management page read it.
  */
-import type { MemberConfig, MemberStatus } from '../config.js';
+import type { MemberConfig, MemberStatus, TlsOptions } from '../config.js';
 import type { HealthCheckOverride } from '../health/options.js';
 
 /** Apache's H and R flags: how a member takes part in its lbset. */
@@ -67,6 +67,8 @@ export class Member {
   readonly timeoutMs: number | undefined;
   /** This member's health-check override (configuration only; probe state lives in the checker). */
   readonly healthCheck: HealthCheckOverride | false | undefined;
+  /** This member's own TLS fields, over the balancer's (configuration only). */
+  readonly tls: TlsOptions | undefined;
   role: MemberRole;
   admin: MemberAdmin;
   /** Epoch ms when the member entered error; 0 when not in error (Apache's E flag and error_time). */
@@ -109,6 +111,7 @@ export class Member {
     this.retryMs = config.retryMs;
     this.timeoutMs = config.timeoutMs;
     this.healthCheck = config.healthCheck;
+    this.tls = config.tls;
     this.role = config.status === 'standby' || config.status === 'spare' ? config.status : 'active';
     this.admin = config.status === 'disabled' || config.status === 'drain' || config.status === 'stopped' ? config.status : 'enabled';
     this.stateSince = now();

@@ -21,6 +21,12 @@ export class ReplayableBody {
   #overflowed = false;
   #ended = false;
   #sink: PassThrough | undefined;
+  /** Epoch ms of the client's last body chunk (0 before the first): the upload's idle clock. */
+  lastDataAt = 0;
+  /** Epoch ms when the whole body had arrived from the client; 0 until then. */
+  endedAt = 0;
+  /** Epoch ms since when the member has not taken what was sent (its side is full); 0 when it has. */
+  blockedSince = 0;
 
   constructor(req: IncomingMessage, maxBytes: number) {
     this.#req = req;
@@ -28,6 +34,7 @@ export class ReplayableBody {
     req.on('data', (chunk: Buffer) => this.#onData(chunk));
     req.on('end', () => {
       this.#ended = true;
+      this.endedAt = Date.now();
       this.#sink?.end();
     });
   }
@@ -42,6 +49,11 @@ export class ReplayableBody {
     return this.#totalBytes;
   }
 
+  /** The client has sent the whole body. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
   /**
    * A fresh stream of the whole body for one attempt. The previous attempt's stream, if any, is
    * detached. Call only while {@link replayable}.
@@ -51,9 +63,13 @@ export class ReplayableBody {
     const sink = new PassThrough();
     this.#sink = sink;
     for (const chunk of this.#kept) sink.write(chunk);
+    this.blockedSince = 0;
     if (this.#ended) sink.end();
     else {
-      sink.on('drain', () => this.#req.resume());
+      sink.on('drain', () => {
+        this.blockedSince = 0;
+        this.#req.resume();
+      });
       this.#req.resume();
     }
     return sink;
@@ -67,6 +83,7 @@ export class ReplayableBody {
 
   #onData(chunk: Buffer): void {
     this.#totalBytes += chunk.length;
+    this.lastDataAt = Date.now();
     if (!this.#overflowed) {
       if (this.#keptBytes + chunk.length <= this.#maxBytes) {
         this.#kept.push(chunk);
@@ -82,6 +99,9 @@ export class ReplayableBody {
       this.#req.pause();
       return;
     }
-    if (!sink.write(chunk)) this.#req.pause();
+    if (!sink.write(chunk)) {
+      this.blockedSince = this.lastDataAt;
+      this.#req.pause();
+    }
   }
 }

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { effectiveTls, type TlsOptions } from '../config.js';
 import { BalancerClosedError } from '../errors.js';
 import type { Member } from '../pool/member.js';
 import type { ReplayableBody } from './body.js';
@@ -31,6 +32,8 @@ export interface EngineOptions {
   resolutionMs: number;
   /** Longest silence allowed in an open tunnel, in ms; 0: none. */
   tunnelIdleTimeoutMs: number;
+  /** The balancer's TLS settings for `https:` members (each member may override fields). */
+  tls: TlsOptions | undefined;
 }
 
 /** An attempt after close(): it never starts, and nothing may retry it. */
@@ -96,6 +99,11 @@ export abstract class ProxyEngine {
     resolve: (outcome: ForwardOutcome) => void,
   ): Exchange;
 
+  /** The TLS settings of `member`'s connections, or undefined (http:, or Node's defaults). */
+  protected tlsOf(member: Member): TlsOptions | undefined {
+    return effectiveTls(this.options.tls, member);
+  }
+
   /** Releases the connections kept for `member`. */
   protected abstract releaseConnections(member: Member): void;
 
@@ -111,7 +119,7 @@ export abstract class ProxyEngine {
     const o = this.options;
     upstream.headers.host = o.preserveHost ? upstream.clientHost : member.url.host;
     const timeouts = { connectMs: o.connectTimeoutMs, headMs: member.timeoutMs ?? o.timeoutMs, tunnelIdleMs: o.tunnelIdleTimeoutMs };
-    const outcome = await forwardUpgrade(socket, head, member, upstream, responseHeaders, timeouts, this.#closing.signal);
+    const outcome = await forwardUpgrade(socket, head, member, upstream, responseHeaders, timeouts, this.tlsOf(member), this.#closing.signal);
     const tunnel = outcome.tunnel;
     if (tunnel !== undefined) {
       let open = this.#tunnels.get(member);

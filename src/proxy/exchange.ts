@@ -6,7 +6,16 @@
  * talking to the member and feeds the events it sees to the methods here.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BalancerClosedError, BodyTimeoutError, ClientGoneError, ConnectTimeoutError, HeadersTimeoutError, InvalidResponseError } from '../errors.js';
+import {
+  BalancerClosedError,
+  BodyTimeoutError,
+  ClientGoneError,
+  ConnectTimeoutError,
+  HeadersTimeoutError,
+  InvalidResponseError,
+  RequestBodyTimeoutError,
+} from '../errors.js';
+import type { Member } from '../pool/member.js';
 import type { ReplayableBody } from './body.js';
 import { DeadlineEntry, type DeadlineSweep } from './deadlines.js';
 import { forwardedResponseHead, invalidStatusLine } from './headers.js';
@@ -37,12 +46,18 @@ export abstract class Exchange extends DeadlineEntry {
   bytesReceived = 0;
   /** Epoch ms when the response last moved: the idle deadline counts from it, not from a sweep. */
   lastActivity = 0;
+  /** Epoch ms when the whole request (body included) had gone to the member; 0 until then. */
+  sentAt = 0;
   setCookie: readonly string[] | undefined = undefined;
   readonly start = Date.now();
+
+  /** The member speaks TLS: connected means after the handshake. */
+  readonly secure: boolean;
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
+    readonly member: Member,
     readonly body: ReplayableBody | undefined,
     /** Extra response fields, flat `[name, value, ...]` (the sticky Set-Cookie). */
     readonly responseHeaders: readonly string[] | undefined,
@@ -51,6 +66,7 @@ export abstract class Exchange extends DeadlineEntry {
     readonly resolve: (outcome: ForwardOutcome) => void,
   ) {
     super();
+    this.secure = member.url.protocol === 'https:';
     this.deadline = this.start + Math.min(timeouts.connectMs, timeouts.headMs);
   }
 
@@ -67,8 +83,11 @@ export abstract class Exchange extends DeadlineEntry {
   }
 
   /**
-   * A deadline passed: the connect timeout, the response-head timeout, or the body's idle time
-   * counted from its last byte (a client that is slow to read does not count as silence).
+   * A deadline passed: the connect timeout; while the request body is going out, the upload's idle
+   * time (the client's silence: 408, not the member's fault) or the member's refusal to take it;
+   * then the response-head timeout, counted from when the request was sent, as nginx's
+   * `proxy_read_timeout` is, so a long upload is not cut for its length; then the response body's
+   * idle time counted from its last byte (a client that is slow to read does not count as silence).
    */
   expire(now: number): void {
     if (this.settled) return;
@@ -76,9 +95,19 @@ export abstract class Exchange extends DeadlineEntry {
     if (!this.connected && now >= this.start + connectMs) {
       this.settle('connect', new ConnectTimeoutError(connectMs));
     } else if (!this.headReceived) {
-      const headDeadline = this.start + headMs;
-      if (now >= headDeadline) this.settle('timeout', new HeadersTimeoutError(headMs));
-      else this.deadline = this.connected ? headDeadline : Math.min(headDeadline, this.start + connectMs);
+      const body = this.body;
+      let due: number;
+      let clientSilent = false;
+      if (this.sentAt !== 0 || body === undefined) due = (this.sentAt || this.start) + headMs;
+      else if (body.ended) due = Math.max(this.start, body.endedAt) + headMs;
+      else if (body.blockedSince !== 0) due = Math.max(this.start, body.blockedSince) + headMs;
+      else {
+        due = Math.max(this.start, body.lastDataAt) + idleMs;
+        clientSilent = true;
+      }
+      if (now < due) this.deadline = this.connected ? due : Math.min(due, this.start + connectMs);
+      else if (clientSilent) this.settle('client-timeout', new RequestBodyTimeoutError(idleMs));
+      else this.settle('timeout', new HeadersTimeoutError(headMs));
     } else if (this.res.writableNeedDrain) {
       this.deadline = now + idleMs;
     } else if (this.lastActivity + idleMs > now) {
@@ -91,6 +120,13 @@ export abstract class Exchange extends DeadlineEntry {
   /** The connection to the member is up (no byte reached it before this). */
   onConnected(): void {
     this.connected = true;
+  }
+
+  /** The whole request, body included, went to the member: the response-head deadline starts. */
+  requestSent(): void {
+    if (this.settled) return;
+    this.sentAt = Date.now();
+    this.deadline = this.sentAt + this.timeouts.headMs;
   }
 
   /**

@@ -12,9 +12,11 @@
  * - `bad-response`: the member's response cannot be relayed (a status outside 200-599, a control
  *   byte in the reason phrase): the client gets 502 and the member is charged.
  * - `client-abort`: the client went away; not the member's fault.
+ * - `client-timeout`: the client stopped sending its request body for `idleTimeoutMs`: 408, not
+ *   the member's fault.
  * - `closed`: the balancer was closed under the attempt; nothing is retried.
  */
-export type FailureKind = 'connect' | 'no-response' | 'timeout' | 'truncated' | 'bad-response' | 'client-abort' | 'closed';
+export type FailureKind = 'connect' | 'no-response' | 'timeout' | 'truncated' | 'bad-response' | 'client-abort' | 'client-timeout' | 'closed';
 
 /** How one attempt on one member ended. */
 export interface ForwardOutcome {

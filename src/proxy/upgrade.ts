@@ -7,6 +7,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { TlsOptions } from '../config.js';
 import type { Duplex } from 'node:stream';
 import type { Member } from '../pool/member.js';
 import { forwardedResponseHead, invalidStatusLine } from './headers.js';
@@ -53,6 +54,7 @@ export function forwardUpgrade(
   upstream: UpstreamRequest,
   responseHeaders: readonly string[] | undefined,
   timeouts: UpgradeTimeouts,
+  tls: TlsOptions | undefined,
   closing: AbortSignal,
 ): Promise<UpgradeOutcome> {
   const start = Date.now();
@@ -60,10 +62,11 @@ export function forwardUpgrade(
     let settled = false;
     let connected = false;
     let responseStarted = false;
-    const client = member.url.protocol === 'https:' ? https : http;
-    const proxyReq = client.request({
+    const secure = member.url.protocol === 'https:';
+    const proxyReq = (secure ? https : http).request({
+      ...(tls as https.RequestOptions | undefined),
       host: member.url.hostname.replace(/^\[|\]$/g, ''),
-      port: member.url.port || (member.url.protocol === 'https:' ? 443 : 80),
+      port: member.url.port || (secure ? 443 : 80),
       method: upstream.method,
       path: upstreamPath(member, upstream.target),
       headers: upstream.headers,
@@ -105,9 +108,11 @@ export function forwardUpgrade(
       timer.unref();
     };
 
+    // Connected means the member can be sent bytes: after the TLS handshake for https: (a failed
+    // handshake is a connect failure, retried elsewhere).
     proxyReq.on('socket', (s) => {
       if (!s.connecting) onConnected();
-      else s.once('connect', onConnected);
+      else s.once(secure ? 'secureConnect' : 'connect', onConnected);
     });
     proxyReq.on('error', (err: Error & { code?: string }) => fail(connected ? 'no-response' : 'connect', err));
 

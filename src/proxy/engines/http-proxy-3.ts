@@ -100,7 +100,7 @@ export class HttpProxy3Engine extends ProxyEngine {
     timeouts: ExchangeTimeouts,
     resolve: (outcome: ForwardOutcome) => void,
   ): Exchange {
-    const ex = new NodeExchange(req, res, body, responseHeaders, this.sweep, timeouts, resolve);
+    const ex = new NodeExchange(req, res, member, body, responseHeaders, this.sweep, timeouts, resolve);
     // http-proxy-3 leaves a 'close' listener on res and an 'error' listener on req per attempt;
     // many retries of one request are legitimate, so the ceiling rises instead of a warning.
     if (res.listenerCount('close') >= res.getMaxListeners() - 2) res.setMaxListeners(res.getMaxListeners() + 1);
@@ -150,8 +150,10 @@ export class HttpProxy3Engine extends ProxyEngine {
     let agent = this.#agents.get(member);
     if (agent === undefined) {
       // Without a keep-alive agent http-proxy-3 sends `Connection: close` upstream.
-      const Agent = member.url.protocol === 'https:' ? https.Agent : http.Agent;
-      agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
+      agent =
+        member.url.protocol === 'https:'
+          ? new https.Agent({ ...(this.tlsOf(member) as https.AgentOptions | undefined), keepAlive: true, scheduling: 'lifo' })
+          : new http.Agent({ keepAlive: true, scheduling: 'lifo' });
       this.#agents.set(member, agent);
     }
     return agent;
@@ -166,7 +168,10 @@ function onProxyReq(proxyReq: http.ClientRequest, res: ServerResponse, socket: S
   }
   ex.proxyReq = proxyReq;
   proxyReq.on('information', (info: http.InformationEvent) => ex.informational(info.statusCode, info.headers.link));
-  if (socket.connecting) socket.once('connect', () => ex.onConnected());
+  proxyReq.once('finish', () => ex.requestSent());
+  // Connected means the member can be sent bytes: after the TLS handshake for https: (a failed
+  // handshake is a connect failure, retried elsewhere). A socket from the pool is ready.
+  if (socket.connecting) socket.once(ex.secure ? 'secureConnect' : 'connect', () => ex.onConnected());
   else ex.onConnected();
 }
 

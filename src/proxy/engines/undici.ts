@@ -38,6 +38,10 @@ class UndiciExchange extends Exchange {
     return this.#reused;
   }
 
+  onRequestSent(): void {
+    this.requestSent();
+  }
+
   onConnect(abort: (err?: Error) => void): void {
     if (this.settled) {
       abort();
@@ -105,7 +109,7 @@ export class UndiciEngine extends ProxyEngine {
     timeouts: ExchangeTimeouts,
     resolve: (outcome: ForwardOutcome) => void,
   ): Exchange {
-    const ex = new UndiciExchange(req, res, body, responseHeaders, this.sweep, timeouts, resolve);
+    const ex = new UndiciExchange(req, res, member, body, responseHeaders, this.sweep, timeouts, resolve);
     ex.begin();
     // undici frames a stream body itself: with its Content-Length when the client sent one, else chunked.
     this.#poolFor(member).dispatch(
@@ -133,7 +137,9 @@ export class UndiciEngine extends ProxyEngine {
   #poolFor(member: Member): Pool {
     let pool = this.#pools.get(member);
     if (pool === undefined) {
+      const tls = this.tlsOf(member);
       pool = new Pool(member.url.origin, {
+        ...(tls === undefined ? {} : { connect: tls as Pool.Options['connect'] }),
         connectTimeout: this.options.connectTimeoutMs,
         // The sweep keeps the head and body deadlines; undici's own timers would be a second set.
         headersTimeout: 0,
