@@ -12,10 +12,10 @@ import type { BalancerEventHub, RetryEvent } from './events.js';
 import type { PassiveHealth } from './health/passive.js';
 import type { Member } from './pool/member.js';
 import type { Pool } from './pool/pool.js';
-import { ReplayableBody, hasBody } from './proxy/body.js';
+import { ReplayableBody, bodyAlreadyRead, hasBody, reencodedBody } from './proxy/body.js';
 import type { ProxyEngine } from './proxy/engine.js';
 import type { FailureKind, ForwardOutcome } from './proxy/outcome.js';
-import { buildUpstreamRequest, RequestRefusedError, type UpstreamRequest } from './proxy/target.js';
+import { buildUpstreamRequest, RequestRefusedError, withWholeBody, type UpstreamRequest } from './proxy/target.js';
 import type { StickyRequest, StickySessions } from './sticky/sessions.js';
 import type { PickContext, Strategy } from './strategies/strategy.js';
 
@@ -187,11 +187,22 @@ export class RequestPath {
   /** A plain HTTP request: answered by a member, or with an error status. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.closed) return respondError(res, 503, 'balancer is closed');
-    const upstream = refusedOr(req, false, (status, message) => respondError(res, status, message, true));
+    let upstream = refusedOr(req, false, (status, message) => respondError(res, status, message, true));
     if (upstream === undefined) return;
     if (upstream.target === '*') return void res.writeHead(200, { 'content-length': 0 }).end();
-    // Kept up to maxBodyBytes for replays; with 0 it still relays (an engine may destroy its body stream).
-    const body = hasBody(req) ? new ReplayableBody(req, this.config.retry.maxBodyBytes) : undefined;
+    let body: ReplayableBody | undefined;
+    if (hasBody(req)) {
+      if (bodyAlreadyRead(req)) {
+        // A body parser in front (express.json()) read the stream: send what it parsed, re-encoded.
+        const whole = reencodedBody(req);
+        if (whole === undefined) return respondError(res, 500, 'the request body was read before the balancer', true);
+        upstream = withWholeBody(upstream, whole.length);
+        body = new ReplayableBody(whole, whole.length);
+      } else {
+        // Kept up to maxBodyBytes for replays; with 0 it still relays (an engine may destroy its body stream).
+        body = new ReplayableBody(req, this.config.retry.maxBodyBytes);
+      }
+    }
     return this.#run(new HttpRequest(this, req, upstream, res, body));
   }
 

@@ -13,7 +13,8 @@ export function hasBody(req: IncomingMessage): boolean {
 }
 
 export class ReplayableBody {
-  readonly #req: IncomingMessage;
+  /** The client's stream; undefined for a body given whole (re-encoded from a parser's result). */
+  readonly #req: IncomingMessage | undefined;
   readonly #maxBytes: number;
   readonly #kept: Buffer[] = [];
   #keptBytes = 0;
@@ -28,9 +29,19 @@ export class ReplayableBody {
   /** Epoch ms since when the member has not taken what was sent (its side is full); 0 when it has. */
   blockedSince = 0;
 
-  constructor(req: IncomingMessage, maxBytes: number) {
-    this.#req = req;
+  /** `source`: the client's request, read as it arrives; or a body already whole. */
+  constructor(source: IncomingMessage | Buffer, maxBytes: number) {
     this.#maxBytes = maxBytes;
+    if (Buffer.isBuffer(source)) {
+      this.#req = undefined;
+      this.#kept.push(source);
+      this.#keptBytes = this.#totalBytes = source.length;
+      this.#ended = true;
+      this.lastDataAt = this.endedAt = Date.now();
+      return;
+    }
+    const req = source;
+    this.#req = req;
     req.on('data', (chunk: Buffer) => this.#onData(chunk));
     req.on('end', () => {
       this.#ended = true;
@@ -68,9 +79,9 @@ export class ReplayableBody {
     else {
       sink.on('drain', () => {
         this.blockedSince = 0;
-        this.#req.resume();
+        this.#req?.resume();
       });
-      this.#req.resume();
+      this.#req?.resume();
     }
     return sink;
   }
@@ -96,12 +107,56 @@ export class ReplayableBody {
     }
     const sink = this.#sink;
     if (sink === undefined) {
-      this.#req.pause();
+      this.#req?.pause();
       return;
     }
     if (!sink.write(chunk)) {
       this.blockedSince = this.lastDataAt;
-      this.#req.pause();
+      this.#req?.pause();
     }
   }
+}
+
+/**
+ * Whether something in front (a body parser) read the request body before the balancer: then the
+ * stream has nothing left to send, while `Content-Length` still announces the body.
+ */
+export function bodyAlreadyRead(req: IncomingMessage): boolean {
+  return req.readableDidRead || req.readableEnded;
+}
+
+/**
+ * The body a parser in front left on `req.body`, encoded again for the member: a Buffer
+ * (`express.raw`) as it is, a string (`express.text`) in its charset, an object as JSON or as a
+ * form, by the request's Content-Type. Undefined when it cannot be re-sent faithfully.
+ */
+export function reencodedBody(req: IncomingMessage): Buffer | undefined {
+  const body = (req as IncomingMessage & { body?: unknown }).body;
+  const type = (req.headers['content-type'] ?? '').toLowerCase();
+  if (Buffer.isBuffer(body)) return body;
+  if (typeof body === 'string') return Buffer.from(body, /charset=("?)(iso-8859-1|latin1)\1/.test(type) ? 'latin1' : 'utf8');
+  if (body === null || typeof body !== 'object') return undefined;
+  if (/^application\/([\w.-]+\+)?json\b/.test(type)) return Buffer.from(JSON.stringify(body));
+  if (type.startsWith('application/x-www-form-urlencoded')) return Buffer.from(formEncoded(body as Record<string, unknown>));
+  return undefined;
+}
+
+/**
+ * A parsed form as `application/x-www-form-urlencoded` again: repeated keys for arrays of values,
+ * brackets for nested objects (`a[b]=c`), as express.urlencoded (qs) and querystring read them back.
+ */
+function formEncoded(body: Record<string, unknown>): string {
+  const pairs: string[] = [];
+  const add = (key: string, value: unknown): void => {
+    if (value === undefined) return;
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => add(item !== null && typeof item === 'object' ? `${key}[${i}]` : key, item));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) add(`${key}[${k}]`, v);
+    } else {
+      pairs.push(`${encodeURIComponent(key)}=${encodeURIComponent(value === null ? '' : String(value))}`);
+    }
+  };
+  for (const [key, value] of Object.entries(body)) add(key, value);
+  return pairs.join('&');
 }

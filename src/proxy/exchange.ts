@@ -67,7 +67,8 @@ export abstract class Exchange extends DeadlineEntry {
   ) {
     super();
     this.secure = member.url.protocol === 'https:';
-    this.deadline = this.start + Math.min(timeouts.connectMs, timeouts.headMs);
+    // The first check comes at the earliest of the deadlines that may apply; expire() works out the rest.
+    this.deadline = this.start + Math.min(timeouts.connectMs, timeouts.headMs, body === undefined ? Infinity : timeouts.idleMs);
   }
 
   /** Stops talking to the member (the attempt failed or is abandoned). */

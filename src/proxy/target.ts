@@ -179,3 +179,14 @@ function hostCount(raw: readonly string[]): number {
   }
   return count;
 }
+
+/**
+ * The same upstream request with a body of exactly `length` bytes that it did not arrive as (a
+ * parser's result encoded again): its own Content-Length, not chunked, and no Content-Encoding,
+ * since the parser decoded it.
+ */
+export function withWholeBody(upstream: UpstreamRequest, length: number): UpstreamRequest {
+  const headers: OutgoingHttpHeaders = { ...upstream.headers, 'content-length': String(length) };
+  delete headers['content-encoding'];
+  return { ...upstream, headers, chunked: false };
+}
