@@ -8,6 +8,8 @@ import { normalizeOptions, type BalancerOptions } from './config.js';
 import { BalancerEventHub, type BalancerEvents } from './events.js';
 import { HealthChecker, type MemberHealth } from './health/checker.js';
 import { PassiveHealth } from './health/passive.js';
+import { renderMetrics } from './manage/metrics.js';
+import { RequestStats } from './manage/request-stats.js';
 import type { MemberSnapshot } from './pool/member.js';
 import { Pool } from './pool/pool.js';
 import { createEngine } from './proxy/engines/index.js';
@@ -51,6 +53,12 @@ export interface Balancer {
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Members, states and counters as plain JSON. */
   snapshot(): BalancerSnapshot;
+  /**
+   * The metrics in the Prometheus text exposition format (version 0.0.4): requests by member and
+   * status class, a duration histogram, members' in-flight, up, bytes, failures, retries, ejections
+   * and health checks. Read at call time; see docs/management.md for every family.
+   */
+  metrics(): string;
   /** Releases every agent socket and timer. Requests still in flight end with an error. */
   close(): Promise<void>;
   /** Listens to a balancer event (also published on diagnostics channel `proxy-balancer:<event>`). */
@@ -90,8 +98,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const health = new HealthChecker(pool, config.healthCheck, (member) => member.healthCheck, config.tls);
   const events = new BalancerEventHub();
   events.relay(pool);
+  const stats = new RequestStats(pool, health); // metrics: request outcomes, ejections, probe results
   health.start();
-  const path = new RequestPath({ config, pool, strategy, sticky, engine, passive, events });
+  const path = new RequestPath({ config, pool, strategy, sticky, engine, passive, events, recorder: stats });
 
   pool.on('memberRemoved', (member, removal) => {
     if (removal.endTunnels) engine.endTunnels(member);
@@ -144,6 +153,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         };
       },
     },
+    metrics: { value: (): string => renderMetrics(balancer.snapshot(), stats) },
     close: {
       value: async (): Promise<void> => {
         path.closed = true;

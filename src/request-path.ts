@@ -25,6 +25,15 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 /** What the request path reads of an attempt's outcome, plain or upgrade. */
 type AttemptOutcome = Pick<ForwardOutcome, 'failure' | 'error' | 'responseStarted'>;
 
+/** Told once of every finished request: the metrics' recorder (manage/request-stats.ts). */
+export interface RequestRecorder {
+  /**
+   * `member` made the last attempt (undefined when none was tried); `status` is what the client got
+   * (0 when nothing: it left first); `durationMs` is how long the request took.
+   */
+  requestEnded(member: Member | undefined, status: number, durationMs: number): void;
+}
+
 /** The parts a request goes through, shared by every request of one balancer. */
 export interface RequestPathParts {
   readonly config: BalancerConfig;
@@ -34,6 +43,7 @@ export interface RequestPathParts {
   readonly engine: ProxyEngine;
   readonly passive: PassiveHealth;
   readonly events: BalancerEventHub;
+  readonly recorder: RequestRecorder;
 }
 
 /** What one client request carries through its attempts. */
@@ -159,6 +169,7 @@ export class RequestPath {
   readonly engine: ProxyEngine;
   readonly passive: PassiveHealth;
   readonly events: BalancerEventHub;
+  readonly recorder: RequestRecorder;
   closed = false;
   requestsInFlight = 0;
   retriesInFlight = 0;
@@ -179,6 +190,7 @@ export class RequestPath {
     this.engine = parts.engine;
     this.passive = parts.passive;
     this.events = parts.events;
+    this.recorder = parts.recorder;
     const strategy = this.strategy;
     const context = this.#pickContext as PickContext;
     this.#choose = (candidates) => strategy.pick(candidates, context);
@@ -289,6 +301,7 @@ export class RequestPath {
       answerFailure(request);
     } finally {
       this.requestsInFlight--;
+      this.recorder.requestEnded(request.lastMember, request.status, Date.now() - request.start); // the metrics' one call per request
       if (this.events.wants('request')) this.#published(request);
     }
   }
