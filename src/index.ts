@@ -6,6 +6,7 @@
  */
 export { createBalancer, type Balancer, type BalancerSnapshot } from './balancer.js';
 export { BalancerConfigError } from './validate.js';
+export { createManager, type Manager, type ManagerOptions } from './manage/manager.js';
 export {
   type BalancerOptions,
   type MemberOptions,

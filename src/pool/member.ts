@@ -44,6 +44,8 @@ export interface MemberSnapshot {
   ejections: number;
   /** Open Upgrade tunnels (WebSockets) on the member. */
   tunnels: number;
+  /** Why the member last went into error or failed its health checks, and when (epoch ms); null if it never did. */
+  lastError: { reason: string; at: number } | null;
 }
 
 /**
@@ -89,6 +91,8 @@ export class Member {
   ejections = 0;
   /** Epoch ms of the last ejection's end, to forgive a member that stayed healthy. */
   lastEjectionEnd = 0;
+  /** Why the member last went into error or failed its health checks (shown by the management page). */
+  lastError: { reason: string; at: number } | null = null;
 
   requests = 0;
   inFlight = 0;
@@ -172,6 +176,7 @@ export class Member {
       consecutiveFailures: this.consecutiveFailures,
       ejections: this.ejections,
       tunnels: 0,
+      lastError: this.lastError,
     };
   }
 }

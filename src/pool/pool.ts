@@ -313,6 +313,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     } else if (!member.unhealthy) {
       member.unhealthy = true;
       member.stateSince = this.#now();
+      member.lastError = { reason, at: member.stateSince };
       this.emit('memberUnhealthy', member, reason);
     }
   }
@@ -354,6 +355,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const wasInError = member.errorSince !== 0;
     member.errorSince = now;
     member.errorUntil = now + durationMs;
+    member.lastError = { reason, at: now };
     this.#invalidate();
     if (wasInError) return false;
     member.stateSince = now;
