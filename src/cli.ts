@@ -12,6 +12,8 @@ import { parseArgs } from 'node:util';
 import { fromApacheConfig } from './apache/import.js';
 import { createBalancer, type Balancer } from './balancer.js';
 import { normalizeOptions, type BalancerOptions } from './config.js';
+import { createManager } from './manage/manager.js';
+import { constantTimeEqual } from './manage/secrets.js';
 import { BalancerConfigError, expectKnownKeys, expectPlainObject, optionalInteger } from './validate.js';
 
 const USAGE = `usage: proxy-balancer --config <file.json> [--port <n>] [--host <addr>] [--check]
@@ -19,6 +21,8 @@ const USAGE = `usage: proxy-balancer --config <file.json> [--port <n>] [--host <
 
   --config     JSON file: the createBalancer options, plus an optional
                "listen": { "port": 8080, "host": "127.0.0.1", "path": "/", "shutdownTimeoutMs": 10000 }
+               and an optional "manage": { "path": "/balancer-manager", "token": "<secret>" }
+               (the management page; the token, bearer or basic-auth password, is required)
   --apache     an Apache httpd config with <Proxy "balancer://..."> blocks and ProxyPass
   --balancer   which balancer of the Apache config to serve (needed when it has several)
   --port/--host override the listen block
@@ -36,6 +40,16 @@ interface ListenConfig {
 
 const LISTEN_KEYS = ['port', 'host', 'path', 'shutdownTimeoutMs'] as const;
 
+/** Where the management page is served, and the secret that opens it. */
+interface ManageConfig {
+  path: string;
+  token: string;
+}
+
+const MANAGE_KEYS = ['path', 'token'] as const;
+/** The shortest token accepted: the manager can drain and disable every member. */
+const MIN_TOKEN_LENGTH = 16;
+
 class UsageError extends Error {}
 
 function fail(message: string, code: number): never {
@@ -43,7 +57,7 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-function loadConfig(args: Record<string, string | boolean | undefined>): { options: BalancerOptions; listen: ListenConfig } {
+function loadConfig(args: Record<string, string | boolean | undefined>): { options: BalancerOptions; listen: ListenConfig; manage: ManageConfig | undefined } {
   const file = (args.config ?? args.apache) as string | undefined;
   if (file === undefined) throw new UsageError('give --config <file.json> or --apache <httpd.conf>');
   if (args.config !== undefined && args.apache !== undefined) throw new UsageError('give --config or --apache, not both');
@@ -55,6 +69,7 @@ function loadConfig(args: Record<string, string | boolean | undefined>): { optio
   }
   let options: Record<string, unknown>;
   let listenValue: unknown;
+  let manageValue: unknown;
   if (args.apache !== undefined) {
     const imported = fromApacheConfig(text);
     for (const u of imported.unsupported) {
@@ -74,10 +89,73 @@ function loadConfig(args: Record<string, string | boolean | undefined>): { optio
       throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`);
     }
     expectPlainObject(parsed, 'config');
-    ({ listen: listenValue, ...options } = parsed);
+    ({ listen: listenValue, manage: manageValue, ...options } = parsed);
   }
   const listen = normalizeListen(listenValue ?? {}, args);
-  return { options: options as unknown as BalancerOptions, listen };
+  const manage = manageValue === undefined ? undefined : normalizeManage(manageValue, listen);
+  return { options: options as unknown as BalancerOptions, listen, manage };
+}
+
+/** The `manage` block: no token, no manager (the command refuses to start). */
+function normalizeManage(value: unknown, listen: ListenConfig): ManageConfig {
+  expectPlainObject(value, 'manage');
+  expectKnownKeys(value, MANAGE_KEYS, 'manage');
+  const { token } = value;
+  if (typeof token !== 'string' || token.length < MIN_TOKEN_LENGTH || token.trim() !== token) {
+    // The value is not printed: it may be (a bad copy of) the secret.
+    const shown = typeof token === 'string' ? `a string of ${token.length} characters` : token;
+    throw new BalancerConfigError(
+      'manage.token',
+      shown,
+      `is required to serve the manager, which can drain and disable every member: a secret of at least ${MIN_TOKEN_LENGTH} characters without surrounding spaces, sent as a bearer token or a basic-auth password`,
+    );
+  }
+  const path = value.path ?? '/balancer-manager';
+  if (typeof path !== 'string' || !/^\/[^?#\s]*[^/?#\s]$/.test(path)) {
+    throw new BalancerConfigError('manage.path', path, 'must be a path like "/balancer-manager": starting with /, not "/" itself, without ?, # or spaces, not ending in /');
+  }
+  if (path === listen.path) throw new BalancerConfigError('manage.path', path, 'must differ from listen.path, which the balancer serves');
+  return { path, token };
+}
+
+/**
+ * The secret an `Authorization` header presents: a bearer token, or a basic-auth password (any
+ * user name). Undefined when there is none.
+ */
+function presentedSecret(header: string | undefined): string | undefined {
+  const match = header === undefined ? null : /^(\S+) +(\S+) *$/.exec(header);
+  if (match === null) return undefined;
+  const scheme = match[1]!.toLowerCase();
+  if (scheme === 'bearer') return match[2];
+  if (scheme !== 'basic') return undefined;
+  const decoded = Buffer.from(match[2]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon === -1 ? undefined : decoded.slice(colon + 1);
+}
+
+/**
+ * The manager under `manage.path`, behind the token. A request without the right credentials gets
+ * 401 with a Basic challenge (so that a browser asks for them) before it reaches the manager, whose
+ * own `authorize` checks them again.
+ */
+function managerHandler(balancer: Balancer, manage: ManageConfig): (req: IncomingMessage, res: ServerResponse) => void {
+  const authorize = (req: IncomingMessage): boolean => {
+    const secret = presentedSecret(req.headers.authorization);
+    return secret !== undefined && constantTimeEqual(secret, manage.token);
+  };
+  const manager = createManager(balancer, { authorize });
+  return (req, res) => {
+    if (authorize(req)) return manager(req, res);
+    const body = '{"error":"authentication required: a bearer token or a basic-auth password"}\n';
+    res.writeHead(401, {
+      'www-authenticate': 'Basic realm="proxy-balancer manager", charset="UTF-8"',
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(body);
+  };
 }
 
 function normalizeListen(value: unknown, args: Record<string, string | boolean | undefined>): ListenConfig {
@@ -123,9 +201,14 @@ function mountedUpgrade(balancer: Balancer, path: string): (req: IncomingMessage
   if (path === '/') return balancer.upgrade;
   return (req, socket, head) => {
     if (enterMount(req, path)) return balancer.upgrade(req, socket, head);
-    socket.on('error', () => {}); // a client reset must not crash the process
-    socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 14\r\nconnection: close\r\n\r\n404 not found\n');
+    refuseUpgrade(socket);
   };
+}
+
+/** 404 on a raw upgrade socket. */
+function refuseUpgrade(socket: Duplex): void {
+  socket.on('error', () => {}); // a client reset must not crash the process
+  socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 14\r\nconnection: close\r\n\r\n404 not found\n');
 }
 
 async function main(): Promise<void> {
@@ -152,15 +235,18 @@ async function main(): Promise<void> {
   }
   let balancer: Balancer;
   let listen: ListenConfig;
+  let manage: ManageConfig | undefined;
   try {
     const loaded = loadConfig(args);
     listen = loaded.listen;
+    manage = loaded.manage;
     const config = normalizeOptions(loaded.options);
     if (config.members.length === 0) throw new UsageError('the configuration defines no member to balance over');
     if (args.check) {
       // Validation only: no balancer is created, so nothing is probed or connected to.
       const members = config.members.map((m) => ({ route: m.route, url: m.url.href, weight: m.weight, lbset: m.lbset, status: m.status }));
-      process.stdout.write(`${JSON.stringify({ listen, members, options: loaded.options }, null, 2)}\n`);
+      const shownManage = manage === undefined ? undefined : { path: manage.path, token: '(hidden)' };
+      process.stdout.write(`${JSON.stringify({ listen, manage: shownManage, members, options: loaded.options }, null, 2)}\n`);
       return;
     }
     balancer = createBalancer(loaded.options);
@@ -170,8 +256,19 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const server = http.createServer(mounted(balancer, listen.path));
-  server.on('upgrade', mountedUpgrade(balancer, listen.path));
+  const app = mounted(balancer, listen.path);
+  const upgradeApp = mountedUpgrade(balancer, listen.path);
+  let listener = app;
+  let upgradeListener = upgradeApp;
+  if (manage !== undefined) {
+    // The manager's path is checked first; Upgrade requests to it are refused, not proxied.
+    const managePath = manage.path;
+    const manager = managerHandler(balancer, manage);
+    listener = (req, res) => (enterMount(req, managePath) ? manager(req, res) : app(req, res));
+    upgradeListener = (req, socket, head) => (enterMount(req, managePath) ? refuseUpgrade(socket) : upgradeApp(req, socket, head));
+  }
+  const server = http.createServer(listener);
+  server.on('upgrade', upgradeListener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve());
@@ -179,6 +276,7 @@ async function main(): Promise<void> {
   const address = server.address() as AddressInfo;
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   process.stdout.write(`proxy-balancer listening on http://${shown}:${address.port}${listen.path === '/' ? '/' : `${listen.path}/`}\n`);
+  if (manage !== undefined) process.stdout.write(`manager on http://${shown}:${address.port}${manage.path}/\n`);
   balancer.on('memberError', (e) => process.stderr.write(`member ${e.route} in error: ${e.reason}\n`));
   balancer.on('memberRecovered', (e) => process.stderr.write(`member ${e.route} recovered\n`));
 

@@ -190,3 +190,65 @@ describe('proxy-balancer command', () => {
     expect(upgraded).toEqual(['/ws?x=1']); // nothing outside the mount reached the member
   });
 });
+
+describe('proxy-balancer command: the manage block', () => {
+  const TOKEN = 'correct-horse-battery-staple';
+
+  it('refuses to start without a token, says why, and does not print a bad token', async () => {
+    const missing = file('manage-missing.json', JSON.stringify({ listen: { port: 0 }, manage: { path: '/balancer-manager' }, members: [{ url: 'http://127.0.0.1:9' }] }));
+    const result = await run(['--config', missing]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('BalancerConfigError: manage.token is required to serve the manager, which can drain and disable every member');
+    expect(result.stderr).toContain('got undefined');
+
+    const short = file('manage-short.json', JSON.stringify({ listen: { port: 0 }, manage: { token: 'hunter2' }, members: [{ url: 'http://127.0.0.1:9' }] }));
+    const shortResult = await run(['--config', short]);
+    expect(shortResult.code).toBe(2);
+    expect(shortResult.stderr).toContain('got "a string of 7 characters"');
+    expect(shortResult.stderr).not.toContain('hunter2');
+
+    const badPath = file('manage-path.json', JSON.stringify({ listen: { port: 0 }, manage: { token: TOKEN, path: '/' }, members: [{ url: 'http://127.0.0.1:9' }] }));
+    expect((await run(['--config', badPath])).stderr).toContain('manage.path must be a path like "/balancer-manager"');
+    const unknown = file('manage-unknown.json', JSON.stringify({ listen: { port: 0 }, manage: { token: TOKEN, user: 'admin' }, members: [{ url: 'http://127.0.0.1:9' }] }));
+    expect((await run(['--config', unknown])).stderr).toContain('manage.user is not a known option (known: path, token)');
+  });
+
+  it('--check shows the manage block with the token hidden', async () => {
+    const ok = file('manage-check.json', JSON.stringify({ listen: { port: 0 }, manage: { token: TOKEN }, members: [{ url: 'http://127.0.0.1:3001' }] }));
+    const result = await run(['--config', ok, '--check']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).manage).toEqual({ path: '/balancer-manager', token: '(hidden)' });
+    expect(result.stdout).not.toContain(TOKEN);
+  });
+
+  it('serves the manager under its path behind the token (bearer or basic), and the balancer everywhere else', async () => {
+    const a = await backend('a');
+    const b = await backend('b');
+    const config = file('manage.json', JSON.stringify({ listen: { port: 0 }, manage: { path: '/balancer-manager', token: TOKEN }, members: [{ url: a.url, route: 'a' }, { url: b.url, route: 'b' }] }));
+    const { url } = await serve(['--config', config]);
+    const manager = `${url}balancer-manager`;
+
+    const anonymous = await request(`${manager}/`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBe('Basic realm="proxy-balancer manager", charset="UTF-8"');
+    expect((await request(`${manager}/api/state`, { headers: { authorization: 'Bearer wrong-token-of-some-length' } })).status).toBe(401);
+    expect((await request(`${manager}/api/state`, { headers: { authorization: `Basic ${Buffer.from(`admin:${TOKEN}x`).toString('base64')}` } })).status).toBe(401);
+    expect((await request(`${manager}/metrics`, { headers: { authorization: TOKEN } })).status).toBe(401);
+
+    const bearer = { authorization: `Bearer ${TOKEN}` };
+    const basic = { authorization: `Basic ${Buffer.from(`anyone:${TOKEN}`).toString('base64')}` };
+    const page = await request(`${manager}/`, { headers: basic });
+    expect(page.status).toBe(200);
+    const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(page.body)![1]!;
+    expect(JSON.parse((await request(`${manager}/api/state`, { headers: bearer })).body).members).toHaveLength(2);
+
+    const drained = await request(`${manager}/api/members/b`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/json', 'x-csrf-token': csrf }, body: '{"action":"drain"}' });
+    expect(JSON.parse(drained.body)).toMatchObject({ route: 'b', state: 'drain' });
+    const bodies = [(await request(url)).body, (await request(url)).body, (await request(`${url}x`)).body];
+    expect(bodies).toEqual(['a', 'a', 'a']);
+    expect(a.received.map((r) => r.url)).not.toContain('/balancer-manager/');
+    expect((await request(`${manager}/metrics`, { headers: bearer })).body).toContain('proxy_balancer_requests_total{member="a",code="2xx"} 3');
+    // Upgrade requests to the manager's path are refused, never proxied.
+    expect(await upgradeStatus(`${manager}/`)).toBe(404);
+  });
+});
