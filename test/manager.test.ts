@@ -420,6 +420,28 @@ describe('the manager mounted under Express', () => {
     });
   }
 
+  it('plain node:http under a prefix, stripped by hand as docs/management.md shows', async () => {
+    const s = await setup({}, (manager) => {
+      const prefix = '/balancer-manager';
+      return (req, res) => {
+        const url = req.url ?? '/';
+        if (url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`)) {
+          req.url = url.slice(prefix.length).replace(/^(?!\/)/, '/');
+          return manager(req, res);
+        }
+        res.statusCode = 404;
+        res.end();
+      };
+    });
+    const token = await tokenOf(`${s.manager}/balancer-manager`);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // The page's relative ?asset= address, resolved as a browser resolves it from /balancer-manager.
+    const script = await request(new URL('?asset=manager.js', `${s.manager}/balancer-manager`).href);
+    expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    const reply = await request(`${s.manager}/balancer-manager/api/members/a`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': token }, body: '{"action":"disable"}' });
+    expect(JSON.parse(reply.body)).toMatchObject({ route: 'a', state: 'disabled' });
+  });
+
   it('takes a body that express.json() already parsed', async () => {
     const s = await setup({}, (manager) => {
       const app = express5();

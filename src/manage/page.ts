@@ -34,6 +34,7 @@ export function managerPage(title: string, csrfToken: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="csrf-token" content="${escapeHtml(csrfToken)}">
 <title>${t}</title>
+<link rel="icon" href="?asset=icon.svg">
 <link rel="stylesheet" href="?asset=manager.css">
 <script src="?asset=manager.js" defer></script>
 </head>
@@ -45,7 +46,7 @@ export function managerPage(title: string, csrfToken: string): string {
 <table id="members">
 <thead><tr>
 <th scope="col">Route</th><th scope="col">URL</th><th scope="col">State</th><th scope="col">Flags</th>
-<th scope="col" class="num">Weight</th><th scope="col" class="num">Set</th><th scope="col" class="num">Requests</th>
+<th scope="col" class="num">Weight</th><th scope="col" class="num">Lbset</th><th scope="col" class="num">Requests</th>
 <th scope="col" class="num">In flight</th><th scope="col" class="num">Bytes to / from</th><th scope="col">Health</th>
 <th scope="col">Last error</th><th scope="col">Actions</th>
 </tr></thead>
@@ -86,22 +87,22 @@ tbody tr:last-child > * { border-bottom: 0; }
 tbody tr:hover { background: #f8fafd; }
 .num, .c-weight, .c-lbset, .c-requests, .c-inflight, .c-bytes { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .c-route { font-weight: 600; white-space: nowrap; }
-.c-url { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .85rem; overflow-wrap: anywhere; min-width: 12rem; }
-.c-error { color: var(--bad); font-size: .85rem; overflow-wrap: anywhere; min-width: 12rem; max-width: 28rem; }
+.c-url { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .85rem; white-space: nowrap; }
+.c-error { color: var(--bad); font-size: .85rem; overflow-wrap: anywhere; min-width: 14rem; max-width: 24rem; }
 .c-error.none, .c-health.none { color: var(--muted); }
-.c-health { font-size: .85rem; white-space: nowrap; }
+.c-health { font-size: .85rem; min-width: 9rem; }
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; color: #fff; background: var(--off); }
 .state-ok { background: var(--ok); }
 .state-drain { background: var(--warn); }
 .state-error, .state-unhealthy { background: var(--bad); }
 .flag { display: inline-block; min-width: 1.4em; margin-right: .2em; padding: 0 .3em; border: 1px solid var(--line); border-radius: 4px; font: 600 .8rem ui-monospace, monospace; text-align: center; cursor: help; }
-.flags-none { color: var(--muted); }
+.flags-none { color: var(--muted); font-size: .85rem; }
 .c-actions { white-space: nowrap; }
 .c-actions button, .c-actions input { font: inherit; font-size: .85rem; }
-button { padding: .2rem .6rem; margin: 0 .25rem .25rem 0; border: 1px solid #b9c2cf; border-radius: 6px; background: #fff; color: var(--ink); cursor: pointer; }
+button { padding: .2rem .6rem; margin: 0 .25rem .3rem 0; border: 1px solid #b9c2cf; border-radius: 6px; background: #fff; color: var(--ink); cursor: pointer; }
 button:hover:not(:disabled) { border-color: var(--accent); color: var(--accent); }
 button:disabled { opacity: .45; cursor: default; }
-form.weight { display: inline-flex; gap: .25rem; align-items: center; }
+form.weight { display: flex; gap: .25rem; align-items: center; }
 form.weight input { width: 4.5rem; padding: .15rem .3rem; border: 1px solid #b9c2cf; border-radius: 6px; }
 .message { min-height: 1.4em; margin: .8rem 0 0; color: var(--muted); }
 .message.error { color: var(--bad); }
@@ -150,7 +151,8 @@ const MANAGER_JS = String.raw`(function () {
   }
 
   function time(ms) {
-    return new Date(ms).toLocaleString();
+    var at = new Date(ms);
+    return at.toDateString() === new Date().toDateString() ? at.toLocaleTimeString() : at.toLocaleString();
   }
 
   function makeRow(route) {
@@ -345,8 +347,13 @@ const MANAGER_JS = String.raw`(function () {
 })();
 `;
 
+// One request splitting into three members (without it, browsers ask the site root for /favicon.ico).
+const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1f2a3c"/><g stroke="#7fb2ff" stroke-width="2.5" fill="none" stroke-linecap="round"><path d="M6 16h7M13 16l7-8M13 16h7M13 16l7 8"/></g><g fill="#fff"><circle cx="23" cy="8" r="3"/><circle cx="23" cy="16" r="3"/><circle cx="23" cy="24" r="3"/></g></svg>
+`;
+
 /** The page's assets by name. */
 export const PAGE_ASSETS: ReadonlyMap<string, PageAsset> = new Map([
+  ['icon.svg', { contentType: 'image/svg+xml', body: ICON_SVG }],
   ['manager.js', { contentType: 'text/javascript; charset=utf-8', body: MANAGER_JS }],
   ['manager.css', { contentType: 'text/css; charset=utf-8', body: MANAGER_CSS }],
 ]);
