@@ -74,6 +74,20 @@ async function main() {
   const frontUrl = await listen(front);
   const reply = await get(frontUrl + '/consumer');
 
+  // The management page and its assets come from the bundle, whichever build is loaded.
+  const managerServer = http.createServer(createManager(balancer, { authorize: () => true }));
+  const managerUrl = await listen(managerServer);
+  const managerPage = await get(managerUrl + '/');
+  const managerScript = await get(managerUrl + '/?asset=manager.js');
+  const manager = {
+    page: managerPage.status,
+    token: /<meta name="csrf-token" content="[^"]{43}">/.test(managerPage.body),
+    script: managerScript.status === 200 && managerScript.body.includes('x-csrf-token'),
+    metrics: (await get(managerUrl + '/metrics')).body.includes('proxy_balancer_requests_total{member='),
+  };
+  managerServer.closeAllConnections();
+  await new Promise((resolve) => managerServer.close(resolve));
+
   let configError;
   try {
     createBalancer({ members: [{ url: backendUrl, weight: 0 }] });
@@ -86,7 +100,7 @@ async function main() {
   backend.closeAllConnections();
   await new Promise((resolve) => front.close(resolve));
   await new Promise((resolve) => backend.close(resolve));
-  console.log(JSON.stringify({ status: reply.status, body: reply.body, configError, resolved: RESOLVED, exportNames: EXPORT_NAMES }));
+  console.log(JSON.stringify({ status: reply.status, body: reply.body, configError, manager, resolved: RESOLVED, exportNames: EXPORT_NAMES }));
 }
 
 main().catch((err) => {
@@ -96,7 +110,7 @@ main().catch((err) => {
 `;
 
 const ESM_CONSUMER = `import http from 'node:http';
-import { createBalancer, BalancerConfigError } from 'proxy-balancer';
+import { createBalancer, createManager, BalancerConfigError } from 'proxy-balancer';
 import * as pkg from 'proxy-balancer';
 const RESOLVED = import.meta.resolve('proxy-balancer');
 const EXPORT_NAMES = Object.keys(pkg).sort();
@@ -104,7 +118,7 @@ ${CONSUMER_BODY}`;
 
 const CJS_CONSUMER = `'use strict';
 const http = require('node:http');
-const { createBalancer, BalancerConfigError } = require('proxy-balancer');
+const { createBalancer, createManager, BalancerConfigError } = require('proxy-balancer');
 const RESOLVED = require.resolve('proxy-balancer');
 const EXPORT_NAMES = Object.keys(require('proxy-balancer')).filter((name) => name !== '__esModule').sort();
 ${CONSUMER_BODY}`;
@@ -120,12 +134,19 @@ export const balancer: Balancer = createBalancer(options);
 export const server = http.createServer(balancer);
 export const memberCount: number = balancer.snapshot().members.length;
 export const handler: (req: http.IncomingMessage, res: http.ServerResponse) => void = balancer;
+export const metrics: string = balancer.metrics();
+export const manager: (req: http.IncomingMessage, res: http.ServerResponse) => void = createManager(balancer, {
+  authorize: async (req) => req.headers['x-admin'] === 'yes',
+  title: 'admin',
+});
 export const closing: Promise<void> = balancer.close();
 
 // @ts-expect-error weight is a number (Apache's loadfactor), not a string
 createBalancer({ members: [{ url: 'http://127.0.0.1:8080', weight: 'heavy' }] });
 // @ts-expect-error strategy is a built-in name or a Strategy object
 createBalancer({ members: [{ url: 'http://127.0.0.1:8080' }], strategy: 'fastest' });
+// @ts-expect-error the manager needs an authorize hook
+createManager(balancer, { title: 'no access decision' });
 
 export function describeError(err: unknown): string {
   if (err instanceof BalancerConfigError) {
@@ -138,7 +159,7 @@ export function describeError(err: unknown): string {
 `;
 
 const TS_IMPORTS = `import http from 'node:http';
-import { createBalancer, BalancerConfigError, type Balancer, type BalancerOptions } from 'proxy-balancer';
+import { createBalancer, createManager, BalancerConfigError, type Balancer, type BalancerOptions } from 'proxy-balancer';
 `;
 
 const TSCONFIG = {
@@ -184,6 +205,7 @@ interface ConsumerReport {
   status: number;
   body: string;
   configError: { isBalancerConfigError: boolean; name: string; code: string; path: string } | undefined;
+  manager: { page: number; token: boolean; script: boolean; metrics: boolean };
   resolved: string;
   exportNames: string[];
 }
@@ -202,6 +224,7 @@ function expectWorkingConsumer(report: ConsumerReport): void {
   expect(report.status).toBe(200);
   expect(report.body).toBe('hello from the back end via /consumer');
   expect(report.configError).toEqual({ isBalancerConfigError: true, name: 'BalancerConfigError', code: 'ERR_BALANCER_CONFIG', path: 'members[0].weight' });
+  expect(report.manager).toEqual({ page: 200, token: true, script: true, metrics: true });
 }
 
 describe('the package as installed', () => {
@@ -228,6 +251,7 @@ describe('the package as installed', () => {
     const [esm, cjs] = await Promise.all([runConsumer('consumer.mjs'), runConsumer('consumer.cjs')]);
     expect(esm.exportNames).toContain('createBalancer');
     expect(esm.exportNames).toContain('BalancerConfigError');
+    expect(esm.exportNames).toContain('createManager');
     expect(cjs.exportNames).toEqual(esm.exportNames);
   });
 

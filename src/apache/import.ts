@@ -330,7 +330,7 @@ class ImportState {
         return;
       case 'sethandler':
         if ((node.args[0] ?? '').toLowerCase() === 'balancer-manager') {
-          return this.report(node, 'the balancer-manager page is not imported; proxy-balancer\'s management API is set up separately');
+          return this.report(node, 'the balancer-manager page is not imported; mount createManager() (or the command\'s "manage" block) with your own access check instead');
         }
         this.ignored++;
         return;
@@ -800,7 +800,7 @@ class ImportState {
         return undefined;
       }
       case 'nonce':
-        return 'the balancer-manager nonce is not imported; proxy-balancer\'s management API is set up separately';
+        return 'the balancer-manager nonce is not imported; createManager() makes its own random CSRF token';
       case 'growth':
         return 'growth (slots reserved for members added later) is not needed: pool.add() adds members at run time';
       default:
