@@ -29,7 +29,7 @@ type AttemptOutcome = Pick<ForwardOutcome, 'failure' | 'error' | 'responseStarte
 export interface RequestRecorder {
   /**
    * `member` made the last attempt (undefined when none was tried); `status` is what the client got
-   * (0 when nothing: it left first); `durationMs` is how long the request took.
+   * (0 when nothing: it left first); `durationMs` is the time its attempts took, as the engine timed them.
    */
   requestEnded(member: Member | undefined, status: number, durationMs: number): void;
 }
@@ -64,6 +64,8 @@ abstract class ProxiedRequest {
   bytesSent = 0;
   bytesReceived = 0;
   readonly start = Date.now();
+  /** For the metrics: time spent in attempts, as the engine timed them (no clock read of its own). */
+  elapsedMs = 0;
 
   constructor(
     readonly path: RequestPath,
@@ -140,6 +142,7 @@ class UpgradeRequest extends ProxiedRequest {
     const outcome = await path.engine.upgrade(this.socket, this.head, member, this.upstream, path.stickyHeaders(this, member));
     const tunnel = outcome.tunnel;
     if (tunnel === undefined) return path.settle(this, member, outcome, 0, outcome.bytesReceived);
+    this.elapsedMs += outcome.durationMs;
     path.passive.record(member, outcome, false);
     this.status = 101;
     // The member stays busy for as long as the tunnel is open (bybusyness sees it); bytes count at the end.
@@ -248,6 +251,7 @@ export class RequestPath {
     request.failure = outcome.failure;
     request.bytesSent += bytesSent;
     request.bytesReceived += bytesReceived;
+    request.elapsedMs += outcome.durationMs;
     const keepAliveRace = outcome.failure === 'no-response' && outcome.reusedSocket;
     const failed = this.passive.record(member, outcome, keepAliveRace);
     this.end(member, bytesSent, bytesReceived, outcome.durationMs, outcome.failure === undefined, failed);
@@ -301,7 +305,7 @@ export class RequestPath {
       answerFailure(request);
     } finally {
       this.requestsInFlight--;
-      this.recorder.requestEnded(request.lastMember, request.status, Date.now() - request.start); // the metrics' one call per request
+      this.recorder.requestEnded(request.lastMember, request.status, request.elapsedMs); // the metrics' one call per request
       if (this.events.wants('request')) this.#published(request);
     }
   }

@@ -41,7 +41,7 @@ export function renderMetrics(source: MetricsSource, stats: RequestStats): strin
     }
   }
 
-  out.family(name('request_duration_seconds'), 'histogram', 'Time from a request\'s arrival to its end (the last byte relayed or the error answered), retries included, by the member that answered.');
+  out.family(name('request_duration_seconds'), 'histogram', 'Time a request spent on members: its attempts from their start to the last byte relayed, retries included (millisecond resolution), by the member that answered.');
   for (const { label, stats: s } of withUnassigned) out.histogram(name('request_duration_seconds'), label, DURATION_BOUNDS_SECONDS, s.durationBuckets, s.durationSeconds);
 
   out.family(name('requests_in_flight'), 'gauge', 'Client requests the balancer is serving now.');

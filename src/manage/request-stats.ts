@@ -76,8 +76,8 @@ export class RequestStats implements RequestRecorder {
   /**
    * A request is over: `member` answered it last (or was tried last; undefined when none was),
    * `status` is what the client got (0 when it left first, counted as
-   * {@link CLIENT_CLOSED_STATUS}), and it took `durationMs` in all, retries included. Called once
-   * per request by the request path.
+   * {@link CLIENT_CLOSED_STATUS}), and its attempts took `durationMs` in all, as the engine timed
+   * them. Called once per request by the request path.
    */
   requestEnded(member: Member | undefined, status: number, durationMs: number): void {
     const stats = member === undefined ? this.unassigned : this.#of(member);
