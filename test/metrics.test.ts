@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createBalancer, type Balancer, type BalancerOptions } from '../src/index.js';
 import { ExpositionWriter, escapeLabelValue } from '../src/manage/exposition.js';
 import { DURATION_BOUNDS_SECONDS } from '../src/manage/request-stats.js';
+import { currentEngine, forEachEngine } from './helpers/engines.js';
 import { parseExposition, valueOf } from './helpers/exposition.js';
 import { closedPort, request, startBackend, startFront, type Backend } from './helpers/servers.js';
 
@@ -23,7 +24,7 @@ async function backend(name: string, handler?: Parameters<typeof startBackend>[1
 
 /** A balancer served on loopback; closed after the test. */
 async function front(options: BalancerOptions): Promise<{ balancer: Balancer; url: string }> {
-  const balancer = createBalancer(options);
+  const balancer = createBalancer({ engine: currentEngine(), ...options });
   const f = await startFront(balancer);
   cleanups.push(async () => {
     await balancer.close();
@@ -82,7 +83,7 @@ describe('the exposition writer', () => {
   });
 });
 
-describe('balancer.metrics()', () => {
+forEachEngine(() => describe('balancer.metrics()', () => {
   it('follows the exposition rules, names every family proxy_balancer_*, and has the families the issue asks for', async () => {
     const a = await backend('a');
     const { balancer, url } = await front({ members: [{ url: a.url, route: 'a' }], healthCheck: { intervalMs: 60_000 } });
@@ -260,4 +261,4 @@ describe('balancer.metrics()', () => {
     const m = scrape(balancer);
     for (const family of m.values()) for (const s of family.samples) expect(s.labels.member).not.toBe('b');
   });
-});
+}));
