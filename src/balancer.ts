@@ -89,10 +89,11 @@ export function createBalancer(options: BalancerOptions): Balancer {
     timeoutMs: config.timeoutMs,
     connectTimeoutMs: config.connectTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
-    preserveHost: config.preserveHost,
     resolutionMs: Math.min(1000, Math.max(5, Math.floor(shortest / 10))),
     tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
     tls: config.tls,
+    reverse: config.reverse,
+    onProxyResponse: config.onProxyResponse,
   });
   const passive = new PassiveHealth(pool, config);
   const health = new HealthChecker(pool, config.healthCheck, (member) => member.healthCheck, config.tls);

@@ -5,6 +5,7 @@
 import { normalizeHealthCheck, normalizeHealthCheckOverride, type HealthCheckConfig, type HealthCheckOptions, type HealthCheckOverride } from './health/options.js';
 import { normalizeSticky, type StickyConfig, type StickyOptions } from './sticky/options.js';
 import { normalizeHashOptions, type HashConfig, type HashOptions } from './strategies/hash.js';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Strategy } from './strategies/strategy.js';
 import {
   BalancerConfigError,
@@ -80,6 +81,41 @@ export interface TlsOptions {
  */
 export type EngineName = 'undici' | 'http-proxy-3';
 
+/** Which member a hook is called for (a pool `Member` is one). */
+export interface MemberRef {
+  readonly route: string;
+  readonly url: URL;
+}
+
+/** Edits the request headers of one attempt on `member`, in place. */
+export type ProxyRequestHook = (headers: OutgoingHttpHeaders, req: IncomingMessage, member: MemberRef) => void;
+
+/** Edits a member's response headers (lower-case names) in place, before they go to the client. */
+export type ProxyResponseHook = (headers: Record<string, string | string[]>, info: { status: number; req: IncomingMessage; member: MemberRef }) => void;
+
+/** Options of the response rewriting (Apache's ProxyPassReverse family). */
+export interface ReverseOptions {
+  /**
+   * The front end's origin (`https://www.example.com`) for rewritten URLs; without it they become
+   * path-absolute (`/app/next`), which browsers resolve against the page. Never taken from a request.
+   */
+  origin?: string;
+  /** `Set-Cookie` `Domain` mapping, member domain to public domain ('' drops the attribute): Apache's ProxyPassReverseCookieDomain. */
+  cookieDomain?: Record<string, string>;
+  /** `Set-Cookie` `Path` mapping by prefix, member path to public path: Apache's ProxyPassReverseCookiePath. */
+  cookiePath?: Record<string, string>;
+}
+
+/** Response rewriting after validation. */
+export interface ReverseConfig {
+  /** The configured origin without a trailing slash, or ''. */
+  origin: string;
+  /** Lower-cased member domain (no leading dot) to public domain. */
+  cookieDomain: ReadonlyMap<string, string>;
+  /** [member prefix, public prefix], longest prefix first. */
+  cookiePath: readonly (readonly [string, string])[];
+}
+
 /** The built-in strategies, named as Apache's lbmethods where Apache has them. */
 export type StrategyName = 'byrequests' | 'bytraffic' | 'bybusyness' | 'roundrobin' | 'p2c' | 'hash';
 
@@ -93,6 +129,25 @@ export interface BalancerOptions {
   engine?: EngineName;
   /** TLS to `https:` members; each member may override fields with its own `tls`. */
   tls?: TlsOptions;
+  /**
+   * Apache's ProxyPassReverse: member URLs in `Location`, `Content-Location` and `URI` response
+   * headers are rewritten to the front end's (path-absolute under the mount path, or under
+   * `origin`), and Set-Cookie domains and paths mapped when asked. On by default; `false` turns it off.
+   */
+  reverse?: ReverseOptions | false;
+  /**
+   * Called before each attempt with the headers about to go to `member` (Host included), to edit
+   * in place: add an auth header, remove a cookie. Synchronous; a throw answers the client 502 and
+   * emits a warning. Framing and hop-by-hop fields (Transfer-Encoding, Connection) are not yours to set.
+   */
+  onProxyRequest?: ProxyRequestHook;
+  /**
+   * Called with each member response head before it goes to the client, as an object of
+   * lower-case names, to edit in place: CORS headers, a security header, removing a version banner.
+   * Synchronous; a throw answers 502 (if nothing was sent yet) and emits a warning. Not called for
+   * 101 Switching Protocols.
+   */
+  onProxyResponse?: ProxyResponseHook;
   /** Time allowed for a member's response head, in ms (Apache `timeout`). 504 when it passes. Default 60000. */
   timeoutMs?: number;
   /** How long a member stays in error after a failed connection before it is tried again (Apache `retry`). Default 60000. */
@@ -188,6 +243,9 @@ export interface BalancerConfig {
   strategy: StrategyName | Strategy;
   engine: EngineName;
   tls: TlsOptions | undefined;
+  reverse: ReverseConfig | undefined;
+  onProxyRequest: ProxyRequestHook | undefined;
+  onProxyResponse: ProxyResponseHook | undefined;
   timeoutMs: number;
   retryMs: number;
   preserveHost: boolean;
@@ -233,7 +291,7 @@ export const ENGINE_NAMES: readonly EngineName[] = ['undici', 'http-proxy-3'];
 const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin', 'p2c', 'hash'];
 const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
 const BALANCER_KEYS = [
-  'members', 'strategy', 'engine', 'tls', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'tunnelIdleTimeoutMs', 'retry',
+  'members', 'strategy', 'engine', 'tls', 'reverse', 'onProxyRequest', 'onProxyResponse', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'tunnelIdleTimeoutMs', 'retry',
   'failOnStatus', 'failOnTimeout', 'forceRecovery', 'outlierDetection', 'slowStartMs', 'healthCheck',
   'sticky', 'hash',
 ] as const;
@@ -272,6 +330,9 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     strategy: normalizeStrategy(o.strategy === undefined ? DEFAULTS.strategy : o.strategy, 'strategy'),
     engine: o.engine === undefined ? DEFAULTS.engine : oneOf(o.engine, ENGINE_NAMES, 'engine'),
     tls: normalizeTls(o.tls, 'tls'),
+    reverse: normalizeReverse(o.reverse, 'reverse'),
+    onProxyRequest: optionalFunction(o.onProxyRequest, 'onProxyRequest', '(headers, req, member) => void'),
+    onProxyResponse: optionalFunction(o.onProxyResponse, 'onProxyResponse', '(headers, { status, req, member }) => void'),
     timeoutMs: optionalInteger(o.timeoutMs, 'timeoutMs', 1, MAX_TIMEOUT_MS, DEFAULTS.timeoutMs),
     retryMs: optionalInteger(o.retryMs, 'retryMs', 0, MAX_TIMEOUT_MS, DEFAULTS.retryMs),
     preserveHost: optionalBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
@@ -406,6 +467,49 @@ export function normalizeTls(value: unknown, path: string): TlsOptions | undefin
   if (value.rejectUnauthorized !== undefined) tls.rejectUnauthorized = optionalBoolean(value.rejectUnauthorized, `${path}.rejectUnauthorized`, true);
   if (value.minVersion !== undefined) tls.minVersion = oneOf(value.minVersion, TLS_VERSIONS, `${path}.minVersion`);
   return tls;
+}
+
+function optionalFunction<F>(value: unknown, path: string, shape: string): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw new BalancerConfigError(path, value, `must be a function ${shape}`);
+  return value as F;
+}
+
+const REVERSE_KEYS = ['origin', 'cookieDomain', 'cookiePath'] as const;
+const ORIGIN_PATTERN = /^https?:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?\/?$/;
+const COOKIE_ATTRIBUTE_TEXT = /^[\x21-\x3a\x3c-\x7e]*$/;
+
+function normalizeReverse(value: unknown, path: string): ReverseConfig | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) value = {};
+  expectPlainObject(value, path);
+  expectKnownKeys(value, REVERSE_KEYS, path);
+  let origin = '';
+  if (value.origin !== undefined) {
+    if (typeof value.origin !== 'string' || !ORIGIN_PATTERN.test(value.origin)) {
+      throw new BalancerConfigError(`${path}.origin`, value.origin, 'must be an http: or https: origin such as "https://www.example.com", with no path');
+    }
+    origin = value.origin.replace(/\/$/, '');
+  }
+  const mapping = (key: 'cookieDomain' | 'cookiePath'): [string, string][] => {
+    const map = value[key];
+    if (map === undefined) return [];
+    expectPlainObject(map, `${path}.${key}`);
+    return Object.entries(map).map(([from, to]) => {
+      if (from === '' || !COOKIE_ATTRIBUTE_TEXT.test(from) || typeof to !== 'string' || !COOKIE_ATTRIBUTE_TEXT.test(to)) {
+        throw new BalancerConfigError(`${path}.${key}.${from}`, to, 'must map cookie attribute text to cookie attribute text (visible ASCII, no ";")');
+      }
+      if (key === 'cookiePath' && (!from.startsWith('/') || !to.startsWith('/'))) {
+        throw new BalancerConfigError(`${path}.${key}.${from}`, to, 'must map a path starting with "/" to a path starting with "/"');
+      }
+      return [key === 'cookieDomain' ? from.toLowerCase().replace(/^\./, '') : from, to];
+    });
+  };
+  return {
+    origin,
+    cookieDomain: new Map(mapping('cookieDomain')),
+    cookiePath: mapping('cookiePath').sort((a, b) => b[0].length - a[0].length),
+  };
 }
 
 /**

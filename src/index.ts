@@ -22,7 +22,7 @@ export type { MemberHealth } from './health/checker.js';
 export type { ProbeResult, ProbeErrorCode } from './health/probe.js';
 export type { BalancerEvents, MemberEvent, RetryEvent, RequestEvent } from './events.js';
 export type { FailureKind } from './proxy/outcome.js';
-export type { EngineName } from './config.js';
+export type { EngineName, TlsOptions, ReverseOptions, ProxyRequestHook, ProxyResponseHook, MemberRef } from './config.js';
 export {
   ProxyBalancerError,
   ConnectTimeoutError,

@@ -105,6 +105,7 @@ class HttpRequest extends ProxiedRequest {
 
   async attempt(member: Member): Promise<boolean> {
     const path = this.path;
+    path.prepare(this, member);
     path.begin(member, this);
     const outcome = await path.engine.forward(this.req, this.res, member, this.upstream, this.body, path.stickyHeaders(this, member));
     return path.settle(this, member, outcome, outcome.bytesSent, outcome.bytesReceived);
@@ -138,6 +139,7 @@ class UpgradeRequest extends ProxiedRequest {
 
   async attempt(member: Member): Promise<boolean> {
     const path = this.path;
+    path.prepare(this, member);
     path.begin(member, this);
     const outcome = await path.engine.upgrade(this.socket, this.head, member, this.upstream, path.stickyHeaders(this, member));
     const tunnel = outcome.tunnel;
@@ -228,6 +230,16 @@ export class RequestPath {
     const upstream = refusedOr(req, true, (status, message) => respondRawError(socket, status, message));
     if (upstream === undefined) return;
     return this.#run(new UpgradeRequest(this, req, upstream, socket, head));
+  }
+
+  /**
+   * The headers for an attempt on `member`: its Host (or the client's, with preserveHost), then
+   * the user's onProxyRequest. Before begin(), so a hook that throws leaves no count behind.
+   */
+  prepare(request: ProxiedRequest, member: Member): void {
+    const { upstream, req } = request;
+    upstream.headers.host = this.config.preserveHost ? upstream.clientHost : member.url.host;
+    this.config.onProxyRequest?.(upstream.headers, req, member);
   }
 
   /** An attempt starts on `member`. */
@@ -381,6 +393,7 @@ function answerFailure(request: ProxiedRequest): void {
   else if (failure === 'bad-response') request.answer(502, 'the member sent an invalid response');
   else if (failure === 'client-timeout') request.answer(408, 'the request body stopped arriving');
   else if (failure === 'closed') request.answer(502, 'the balancer closed');
+  else if (failure === 'internal') request.answer(502, 'internal balancer error');
   else request.answer(502, 'no member answered');
 }
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ApacheConfigError, fromApacheConfig, type ApacheImport, type ImportedBalancerOptions } from '../src/apache/import.js';
 import { parseApacheConfig, splitWords } from '../src/apache/lexer.js';
 import { normalizeOptions } from '../src/config.js';
+import { createBalancer } from '../src/index.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/apache/', import.meta.url));
 const fixture = (name: string): ApacheImport => fromApacheConfig(readFileSync(`${fixtures}${name}`, 'utf8'));
@@ -25,7 +26,6 @@ function reported(result: ApacheImport): Array<{ directive: string; parameter?: 
 }
 
 
-const PROXY_PASS_REVERSE = { directive: 'ProxyPassReverse' };
 
 describe('the study\'s Raspberry Pi front end', () => {
   it('imports the two-member balancer and its mount path', () => {
@@ -36,9 +36,8 @@ describe('the study\'s Raspberry Pi front end', () => {
       options: { members: [{ url: `${PI_ADDRESSES.server1}:80` }, { url: `${PI_ADDRESSES.server2}:80` }] },
       line: 3,
     }]);
-    expect(reported(result)).toEqual([{ ...PROXY_PASS_REVERSE, line: 8 }]);
-    expect(result.unsupported[0]!.reason).toMatch(/does not rewrite Location/);
-    expect(result.ignored).toBe(0);
+    expect(reported(result)).toEqual([]);
+    expect(result.ignored).toBe(1); // ProxyPassReverse: rewriting is on by default
   });
 
   it('imports weights, tiers, a standby, routes, sticky cookie and health checks through VirtualHost and IfModule', () => {
@@ -57,9 +56,10 @@ describe('the study\'s Raspberry Pi front end', () => {
         healthCheck: { method: 'GET', path: '/health' },
       },
     });
-    expect(reported(result)).toEqual([{ ...PROXY_PASS_REVERSE, line: 30 }]);
-    // LoadModule x4, Listen, ServerName, DocumentRoot, ErrorLog; ProxyRequests Off matches and is not counted.
-    expect(result.ignored).toBe(8);
+    expect(reported(result)).toEqual([]);
+    // LoadModule x4, Listen, ServerName, DocumentRoot, ErrorLog, and ProxyPassReverse (on by
+    // default); ProxyRequests Off matches and is not counted.
+    expect(result.ignored).toBe(9);
   });
 
   it.each([
@@ -101,7 +101,7 @@ describe('the Apache manual\'s example configurations', () => {
       name: 'mycluster', mountPath: '/test', line: 3,
       options: { members: [{ url: 'http://192.0.2.50:80' }, { url: 'http://192.0.2.51:80' }] },
     });
-    expect(reported(result)).toEqual([{ ...PROXY_PASS_REVERSE, line: 8 }]);
+    expect(reported(result)).toEqual([]);
   });
 
   it('mod_proxy_balancer: routes, stickysession and the Header Set-Cookie recipe written before the balancer', () => {
@@ -110,7 +110,7 @@ describe('the Apache manual\'s example configurations', () => {
       members: [{ url: 'http://192.0.2.50:80', route: '1' }, { url: 'http://192.0.2.51:80', route: '2' }],
       sticky: { cookie: 'ROUTEID', urlParam: 'ROUTEID', setCookie: { path: '/' } },
     });
-    expect(reported(result)).toEqual([{ ...PROXY_PASS_REVERSE, line: 10 }]);
+    expect(reported(result)).toEqual([]);
   });
 
   it('mod_proxy_balancer: COOKIE|urlparam on ProxyPass applies to the balancer defined after it', () => {
@@ -180,7 +180,6 @@ describe('the Apache manual\'s example configurations', () => {
       { directive: 'ProxyHCExpr', line: 5 },
       { directive: 'BalancerMember', parameter: 'hcexpr', line: 8 },
       { directive: 'BalancerMember', parameter: 'hcexpr', line: 9 },
-      { ...PROXY_PASS_REVERSE, line: 15 },
     ]);
   });
 
@@ -632,7 +631,6 @@ describe('every unsupported report names the directive, the parameter and the li
     ['a <Proxy> section inside <IfVersion>', '<IfVersion >= 2.4>\n  <Proxy balancer://c>\n  </Proxy>\n</IfVersion>', '<Proxy>', 2, /<IfVersion >= 2\.4>/],
     ['ProxyPass inside <LocationMatch>', '<LocationMatch "^/a">\n  ProxyPass balancer://c/\n</LocationMatch>', 'ProxyPass', 2, /<LocationMatch/],
     ['ProxyPass inside <Location ~>', '<Location ~ "^/a">\n  ProxyPass balancer://c/\n</Location>', 'ProxyPass', 2, /<Location ~/],
-    ['ProxyPassReverse', 'ProxyPassReverse / balancer://c/', 'ProxyPassReverse', 1, /does not rewrite Location/],
     ['ProxyPassMatch', 'ProxyPassMatch "^/(.*)$" balancer://c/$1', 'ProxyPassMatch', 1, /regular expression/],
     ['ProxyHCExpr', 'ProxyHCExpr ok {%{REQUEST_STATUS} =~ /^2/}', 'ProxyHCExpr', 1, /not imported/],
     ['ProxyRequests On', 'ProxyRequests On', 'ProxyRequests', 1, /forward proxying/],
@@ -808,6 +806,19 @@ Header add Set-Cookie "R=%{BALANCER_WORKER_ROUTE}e" env=BALANCER_ROUTE_CHANGED`)
     expect(options.sticky).toEqual({ cookie: 'R', urlParam: 'R', separator: false, setCookie: {} });
   });
 
+  it('maps ProxyPassReverse (on by default) and the cookie domain and path rewrites', () => {
+    const result = fromApacheConfig(`<Proxy balancer://c>
+  BalancerMember http://192.0.2.2:80/base/
+</Proxy>
+ProxyPass /app balancer://c/
+ProxyPassReverse /app balancer://c/
+ProxyPassReverseCookieDomain backend.internal www.example.com
+ProxyPassReverseCookiePath /base/ /app/`);
+    expect(result.unsupported).toEqual([]);
+    expect(result.balancers[0]!.options.reverse).toEqual({ cookieDomain: { 'backend.internal': 'www.example.com' }, cookiePath: { '/base/': '/app/' } });
+    expect(() => createBalancer(result.balancers[0]!.options).close()).not.toThrow();
+  });
+
   it('sorts reports by line', () => {
     const result = fromApacheConfig(`ProxyVia On
 <Proxy balancer://c>
@@ -815,7 +826,7 @@ Header add Set-Cookie "R=%{BALANCER_WORKER_ROUTE}e" env=BALANCER_ROUTE_CHANGED`)
   BalancerMember http://192.0.2.3:80 max=1
   ProxySet nofailover=On
 </Proxy>
-ProxyPassReverse / balancer://c/`);
+ProxyPassReverseCookieDomain backend.internal www.example.com interpolate`);
     expect(result.unsupported.map((u) => u.line)).toEqual([1, 3, 4, 5, 7]);
   });
 });

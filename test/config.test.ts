@@ -79,7 +79,7 @@ describe('top-level shape', () => {
   });
 
   it('rejects unknown keys at the top level and in a member', () => {
-    expectError(() => normalizeOptions({ members: [], retries: 3 }), 'retries', 3, /^retries is not a known option \(known: members, strategy, engine, tls, timeoutMs, retryMs, preserveHost(, \w+)*\), got 3$/);
+    expectError(() => normalizeOptions({ members: [], retries: 3 }), 'retries', 3, /^retries is not a known option \(known: members, strategy, engine, tls, reverse, onProxyRequest, onProxyResponse, timeoutMs, retryMs, preserveHost(, \w+)*\), got 3$/);
     expectError(() => normalizeOptions(secondMember({ wieght: 2 })), 'members[1].wieght', 2, /^members\[1\]\.wieght is not a known option \(known: url, route, weight, lbset, status(, \w+)*\), got 2$/);
   });
 });

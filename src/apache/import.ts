@@ -213,6 +213,9 @@ class ImportState {
   private readonly balancers = new Map<string, BalancerDraft>();
   private readonly templates = new Map<string, HealthDraft>();
   private readonly stickyHeaders: ApacheDirective[] = [];
+  /** ProxyPassReverseCookieDomain and ProxyPassReverseCookiePath mappings, for every balancer. */
+  private readonly cookieDomain: Record<string, string> = {};
+  private readonly cookiePath: Record<string, string> = {};
   private readonly unsupported: UnsupportedDirective[] = [];
   private ignored = 0;
 
@@ -304,7 +307,12 @@ class ImportState {
       case 'proxypass':
         return this.proxyPass(node, ctx);
       case 'proxypassreverse':
-        return this.report(node, 'proxy-balancer does not rewrite Location, Content-Location or URI response headers from members, so this mapping is not imported; members\' redirects reach clients unchanged');
+        // Rewriting Location, Content-Location and URI is proxy-balancer's default (option `reverse`).
+        this.ignored++;
+        return;
+      case 'proxypassreversecookiedomain':
+      case 'proxypassreversecookiepath':
+        return this.reverseCookie(node);
       case 'proxypassmatch':
         return this.report(node, 'ProxyPassMatch mounts by regular expression; not imported (mount the balancer on your router)');
       case 'proxyhctemplate':
@@ -369,6 +377,17 @@ class ImportState {
       return;
     }
     for (const [key, value, written] of this.keyValues(node, rest)) this.balancerParameter(balancer, key, value, written, node);
+  }
+
+  /** `ProxyPassReverseCookieDomain internal public` / `ProxyPassReverseCookiePath internal public`. */
+  private reverseCookie(node: ApacheDirective): void {
+    const [internal, publicValue, ...rest] = node.args;
+    if (internal === undefined || publicValue === undefined || rest.some((a) => a.toLowerCase() !== 'interpolate')) {
+      return this.report(node, `${node.name} needs an internal and a public value`);
+    }
+    if (rest.length > 0) this.report(node, 'interpolate has no equivalent (no environment variables); the values are taken as written', 'interpolate');
+    if (node.name.toLowerCase() === 'proxypassreversecookiedomain') this.cookieDomain[internal] = publicValue;
+    else this.cookiePath[internal] = publicValue;
   }
 
   private proxyPass(node: ApacheDirective, ctx: WalkContext): void {
@@ -894,6 +913,11 @@ class ImportState {
     const members = b.members.map((m) => ({ ...m.options }));
     const options: ImportedBalancerOptions = { members };
     if (b.strategy !== undefined) options.strategy = b.strategy;
+    if (Object.keys(this.cookieDomain).length > 0 || Object.keys(this.cookiePath).length > 0) {
+      options.reverse = {};
+      if (Object.keys(this.cookieDomain).length > 0) options.reverse.cookieDomain = { ...this.cookieDomain };
+      if (Object.keys(this.cookiePath).length > 0) options.reverse.cookiePath = { ...this.cookiePath };
+    }
 
     const scope = b.mount?.scope ?? b.scope;
     const timeoutMs = hoist(members, 'timeoutMs') ?? lookup(scope, 'proxyTimeoutMs') ?? lookup(scope, 'serverTimeoutMs');

@@ -42,6 +42,7 @@ export class PassiveHealth {
       case 'client-abort':
       case 'client-timeout':
       case 'closed':
+      case 'internal':
         return false;
       case 'connect':
         pool.markError(member, `connect failed: ${outcome.error?.code ?? outcome.error?.message ?? 'unknown'}`);

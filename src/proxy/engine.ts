@@ -8,12 +8,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { effectiveTls, type TlsOptions } from '../config.js';
+import { effectiveTls, type ProxyResponseHook, type ReverseConfig, type TlsOptions } from '../config.js';
 import { BalancerClosedError } from '../errors.js';
 import type { Member } from '../pool/member.js';
 import type { ReplayableBody } from './body.js';
 import { DeadlineSweep } from './deadlines.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange, ExchangeContext } from './exchange.js';
 import type { ForwardOutcome } from './outcome.js';
 import type { UpstreamRequest } from './target.js';
 import { forwardUpgrade, type Tunnel, type UpgradeOutcome } from './upgrade.js';
@@ -26,14 +26,16 @@ export interface EngineOptions {
   connectTimeoutMs: number;
   /** Longest silence allowed in a response body, in ms. */
   idleTimeoutMs: number;
-  /** Send the client's Host header instead of the member's. */
-  preserveHost: boolean;
   /** How often deadlines are checked, in ms: timeouts fire up to this late. */
   resolutionMs: number;
   /** Longest silence allowed in an open tunnel, in ms; 0: none. */
   tunnelIdleTimeoutMs: number;
   /** The balancer's TLS settings for `https:` members (each member may override fields). */
   tls: TlsOptions | undefined;
+  /** ProxyPassReverse rewriting of response heads, or undefined when off. */
+  reverse: ReverseConfig | undefined;
+  /** The user's response-head hook, or undefined. */
+  onProxyResponse: ProxyResponseHook | undefined;
 }
 
 /** An attempt after close(): it never starts, and nothing may retry it. */
@@ -52,6 +54,8 @@ const CLOSED_OUTCOME: ForwardOutcome = Object.freeze({
 export abstract class ProxyEngine {
   protected readonly options: EngineOptions;
   protected readonly sweep: DeadlineSweep;
+  /** What every exchange of this engine shares. */
+  protected readonly context: ExchangeContext;
   protected closed = false;
   readonly #closing = new AbortController();
   // Tunnels are few and long-lived, so a Set per member is fine here (unlike the request hot path).
@@ -60,10 +64,12 @@ export abstract class ProxyEngine {
   constructor(options: EngineOptions) {
     this.options = options;
     this.sweep = new DeadlineSweep(options.resolutionMs);
+    this.context = { sweep: this.sweep, reverse: options.reverse, onProxyResponse: options.onProxyResponse };
   }
 
   /**
-   * Forwards one attempt of `req` to `member`. `body` is the request body to send (and replay),
+   * Forwards one attempt of `req` to `member`, with `upstream.headers` as they are (Host included:
+   * the request path sets it per member). `body` is the request body to send (and replay),
    * absent when the request has none; `responseHeaders` are extra fields for the response, flat
    * `[name, value, ...]` (the sticky Set-Cookie). Resolves when the exchange is over; never rejects.
    */
@@ -79,7 +85,6 @@ export abstract class ProxyEngine {
     return new Promise((resolve) => {
       const o = this.options;
       const timeouts = { connectMs: o.connectTimeoutMs, headMs: member.timeoutMs ?? o.timeoutMs, idleMs: o.idleTimeoutMs };
-      upstream.headers.host = o.preserveHost ? upstream.clientHost : member.url.host;
       this.send(req, res, member, upstream, body, responseHeaders, timeouts, resolve);
     });
   }
@@ -117,7 +122,6 @@ export abstract class ProxyEngine {
    */
   async upgrade(socket: Duplex, head: Buffer, member: Member, upstream: UpstreamRequest, responseHeaders: readonly string[] | undefined): Promise<UpgradeOutcome> {
     const o = this.options;
-    upstream.headers.host = o.preserveHost ? upstream.clientHost : member.url.host;
     const timeouts = { connectMs: o.connectTimeoutMs, headMs: member.timeoutMs ?? o.timeoutMs, tunnelIdleMs: o.tunnelIdleTimeoutMs };
     const outcome = await forwardUpgrade(socket, head, member, upstream, responseHeaders, timeouts, this.tlsOf(member), this.#closing.signal);
     const tunnel = outcome.tunnel;

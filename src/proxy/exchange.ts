@@ -5,7 +5,7 @@
  * relayed), and the outcome, settled exactly once. An engine subclass supplies how to stop
  * talking to the member and feeds the events it sees to the methods here.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   BalancerClosedError,
   BodyTimeoutError,
@@ -15,11 +15,22 @@ import {
   InvalidResponseError,
   RequestBodyTimeoutError,
 } from '../errors.js';
+import type { ProxyResponseHook, ReverseConfig } from '../config.js';
 import type { Member } from '../pool/member.js';
 import type { ReplayableBody } from './body.js';
 import { DeadlineEntry, type DeadlineSweep } from './deadlines.js';
 import { forwardedResponseHead, invalidStatusLine } from './headers.js';
 import type { FailureKind, ForwardOutcome } from './outcome.js';
+import { mountPathOf, reverseCookie, reverseUrl, URL_FIELDS } from './reverse.js';
+
+/** What every exchange of one engine shares: the deadline sweep and the response rules. */
+export interface ExchangeContext {
+  readonly sweep: DeadlineSweep;
+  /** ProxyPassReverse rewriting, or undefined when it is off. */
+  readonly reverse: ReverseConfig | undefined;
+  /** The user's hook on response heads, or undefined. */
+  readonly onProxyResponse: ProxyResponseHook | undefined;
+}
 
 /** The deadlines of one attempt, in ms. */
 export interface ExchangeTimeouts {
@@ -61,7 +72,7 @@ export abstract class Exchange extends DeadlineEntry {
     readonly body: ReplayableBody | undefined,
     /** Extra response fields, flat `[name, value, ...]` (the sticky Set-Cookie). */
     readonly responseHeaders: readonly string[] | undefined,
-    readonly sweep: DeadlineSweep,
+    readonly context: ExchangeContext,
     readonly timeouts: ExchangeTimeouts,
     readonly resolve: (outcome: ForwardOutcome) => void,
   ) {
@@ -80,7 +91,7 @@ export abstract class Exchange extends DeadlineEntry {
   begin(): void {
     (this.res as TaggedResponse)[kExchange] = this;
     this.res.on('close', onClientClose);
-    this.sweep.add(this);
+    this.context.sweep.add(this);
   }
 
   /**
@@ -148,10 +159,22 @@ export abstract class Exchange extends DeadlineEntry {
     }
     const head = forwardedResponseHead(rawHeaders);
     this.setCookie = head.setCookie;
-    if (this.responseHeaders !== undefined) head.fields.push(...this.responseHeaders);
+    const { reverse, onProxyResponse } = this.context;
+    let fields = head.fields;
+    if (reverse !== undefined && (head.urls || head.setCookie !== undefined)) reverseHead(fields, this.member, reverse, this.req);
+    if (this.responseHeaders !== undefined) fields.push(...this.responseHeaders);
+    if (onProxyResponse !== undefined) {
+      try {
+        fields = hookedFields(fields, status, onProxyResponse, this.req, this.member);
+      } catch (err) {
+        process.emitWarning(`proxy-balancer: onProxyResponse threw: ${err instanceof Error ? err.stack : String(err)}`);
+        this.settle('internal', err as Error);
+        return false;
+      }
+    }
     const res = this.res;
     try {
-      res.writeHead(status, reason, head.fields);
+      res.writeHead(status, reason, fields);
     } catch (err) {
       // Whatever Node refuses to write is the member's bad response; the fields it may have set
       // before throwing are not the 502's.
@@ -186,9 +209,10 @@ export abstract class Exchange extends DeadlineEntry {
     return this.res.write(chunk);
   }
 
-  /** The member's response is whole. */
-  complete(): void {
+  /** The member's response is whole; its trailers, raw `[name, value, ...]`, go to the client too. */
+  complete(trailers?: readonly (string | Buffer)[] | null): void {
     if (this.settled) return;
+    if (trailers != null && trailers.length > 0) relayTrailers(this.res, trailers);
     this.res.end();
     this.settle(undefined, undefined);
   }
@@ -210,7 +234,7 @@ export abstract class Exchange extends DeadlineEntry {
   settle(failure: FailureKind | undefined, error: (Error & { code?: string }) | undefined): void {
     if (this.settled) return;
     this.settled = true;
-    this.sweep.remove(this);
+    this.context.sweep.remove(this);
     const res = this.res as TaggedResponse;
     res.removeListener('close', onClientClose);
     if (res[kExchange] === this) res[kExchange] = undefined;
@@ -232,4 +256,53 @@ export abstract class Exchange extends DeadlineEntry {
       setCookie: this.setCookie,
     });
   }
+}
+
+/** Rewrites, in place, the member URLs and cookie attributes of a response head (ProxyPassReverse). */
+function reverseHead(fields: string[], member: Member, reverse: ReverseConfig, req: IncomingMessage): void {
+  let prefix: string | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    const lower = fields[i]!.toLowerCase();
+    if (URL_FIELDS.has(lower)) fields[i + 1] = reverseUrl(fields[i + 1]!, member, (prefix ??= reverse.origin + mountPathOf(req)));
+    else if (lower === 'set-cookie') fields[i + 1] = reverseCookie(fields[i + 1]!, reverse);
+  }
+}
+
+/** Runs the user's response hook on the head as an object (lower-case names), and flattens it again. */
+function hookedFields(fields: string[], status: number, hook: ProxyResponseHook, req: IncomingMessage, member: Member): string[] {
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!.toLowerCase();
+    const value = fields[i + 1]!;
+    const prior = headers[name];
+    headers[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
+  }
+  hook(headers, { status, req, member });
+  const flat: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) flat.push(name, String(v));
+    else flat.push(name, String(value));
+  }
+  return flat;
+}
+
+/**
+ * Adds a member's trailers to the response (sent after a chunked body; Node drops them for a body
+ * with a length, or for an HTTP/1.0 client, as it must). A field Node refuses is left out.
+ */
+function relayTrailers(res: ServerResponse, raw: readonly (string | Buffer)[]): void {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString();
+    const value = raw[i + 1]!.toString();
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+      pairs.push([name, value]);
+    } catch {
+      // an invalid trailer field is dropped, the rest still go
+    }
+  }
+  if (pairs.length > 0) res.addTrailers(pairs); // one call: each call replaces the set
 }

@@ -30,6 +30,8 @@ export interface ForwardedResponseHead {
   fields: string[];
   /** The Set-Cookie values, for the sticky session table. */
   setCookie: string[] | undefined;
+  /** Whether a field that carries a URL (Location, Content-Location, URI) is present. */
+  urls: boolean;
 }
 
 /**
@@ -42,13 +44,15 @@ export function forwardedResponseHead(raw: readonly (string | Buffer)[], switchi
   let named: Set<string> | undefined;
   const fields: string[] = [];
   let setCookie: string[] | undefined;
+  let urls = false;
   for (let i = 0; i < raw.length; i += 2) {
     const rawName = raw[i]!;
     const rawValue = raw[i + 1]!;
     const name = typeof rawName === 'string' ? rawName : rawName.toString('latin1');
     const value = typeof rawValue === 'string' ? rawValue : rawValue.toString('latin1');
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
+    // Trailer is end-to-end (RFC 9110 6.6.2): it announces the trailers relayed after the body.
+    if (HOP_BY_HOP.has(lower) && lower !== 'trailer') {
       if (lower === 'connection') {
         const tokens = connectionTokens(value);
         if (tokens !== undefined) for (const t of tokens) (named ??= new Set()).add(t);
@@ -58,14 +62,15 @@ export function forwardedResponseHead(raw: readonly (string | Buffer)[], switchi
       continue;
     }
     if (lower === 'set-cookie') (setCookie ??= []).push(value);
+    else if (lower === 'location' || lower === 'content-location' || lower === 'uri') urls = true;
     fields.push(name, value);
   }
-  if (named !== undefined) return withoutNamed(fields, setCookie, named, switching);
-  return { fields, setCookie };
+  if (named !== undefined) return withoutNamed(fields, setCookie, urls, named, switching);
+  return { fields, setCookie, urls };
 }
 
 /** The head without the fields a `Connection` header named (and their Set-Cookie values, if named). */
-function withoutNamed(fields: string[], setCookie: string[] | undefined, named: Set<string>, switching: boolean): ForwardedResponseHead {
+function withoutNamed(fields: string[], setCookie: string[] | undefined, urls: boolean, named: Set<string>, switching: boolean): ForwardedResponseHead {
   const kept: string[] = [];
   for (let i = 0; i < fields.length; i += 2) {
     const lower = fields[i]!.toLowerCase();
@@ -73,7 +78,7 @@ function withoutNamed(fields: string[], setCookie: string[] | undefined, named: 
     if (named.has(lower) && !(switching && (lower === 'upgrade' || lower === 'connection'))) continue;
     kept.push(fields[i]!, fields[i + 1]!);
   }
-  return { fields: kept, setCookie: named.has('set-cookie') ? undefined : setCookie };
+  return { fields: kept, setCookie: named.has('set-cookie') ? undefined : setCookie, urls };
 }
 
 /** Reason-phrase bytes RFC 9112 allows: HTAB, SP, VCHAR, obs-text. */

@@ -15,8 +15,9 @@
  * - `client-timeout`: the client stopped sending its request body for `idleTimeoutMs`: 408, not
  *   the member's fault.
  * - `closed`: the balancer was closed under the attempt; nothing is retried.
+ * - `internal`: the balancer's own code or a user's hook threw: 502, not charged, not retried.
  */
-export type FailureKind = 'connect' | 'no-response' | 'timeout' | 'truncated' | 'bad-response' | 'client-abort' | 'client-timeout' | 'closed';
+export type FailureKind = 'connect' | 'no-response' | 'timeout' | 'truncated' | 'bad-response' | 'client-abort' | 'client-timeout' | 'closed' | 'internal';
 
 /** How one attempt on one member ended. */
 export interface ForwardOutcome {

@@ -43,7 +43,7 @@ function onMemberData(this: Tagged<IncomingMessage>, chunk: Buffer): void {
   }
 }
 function onMemberEnd(this: Tagged<IncomingMessage>): void {
-  this[kExchange]?.complete();
+  this[kExchange]?.complete(this.rawTrailers);
 }
 function onMemberClose(this: Tagged<IncomingMessage>): void {
   const ex = this[kExchange];
@@ -100,7 +100,7 @@ export class HttpProxy3Engine extends ProxyEngine {
     timeouts: ExchangeTimeouts,
     resolve: (outcome: ForwardOutcome) => void,
   ): Exchange {
-    const ex = new NodeExchange(req, res, member, body, responseHeaders, this.sweep, timeouts, resolve);
+    const ex = new NodeExchange(req, res, member, body, responseHeaders, this.context, timeouts, resolve);
     // http-proxy-3 leaves a 'close' listener on res and an 'error' listener on req per attempt;
     // many retries of one request are legitimate, so the ceiling rises instead of a warning.
     if (res.listenerCount('close') >= res.getMaxListeners() - 2) res.setMaxListeners(res.getMaxListeners() + 1);

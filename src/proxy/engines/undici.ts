@@ -68,9 +68,9 @@ class UndiciExchange extends Exchange {
     return false;
   }
 
-  onComplete(): void {
+  onComplete(trailers: (string | Buffer)[] | null): void {
     this.#abort = undefined;
-    this.complete();
+    this.complete(trailers);
   }
 
   onError(err: UndiciError): void {
@@ -109,7 +109,7 @@ export class UndiciEngine extends ProxyEngine {
     timeouts: ExchangeTimeouts,
     resolve: (outcome: ForwardOutcome) => void,
   ): Exchange {
-    const ex = new UndiciExchange(req, res, member, body, responseHeaders, this.sweep, timeouts, resolve);
+    const ex = new UndiciExchange(req, res, member, body, responseHeaders, this.context, timeouts, resolve);
     ex.begin();
     // undici frames a stream body itself: with its Content-Length when the client sent one, else chunked.
     this.#poolFor(member).dispatch(
