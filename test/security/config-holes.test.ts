@@ -25,6 +25,7 @@ function configError(options: unknown): BalancerConfigError {
 }
 
 describe('config validation holes', () => {
+  /* eslint-disable no-sparse-arrays -- sparse arrays are the attack */
   it.each([
     ['a hole in members', { members: [, M] }, 'members[0]'],
     ['new Array(3) as members', { members: new Array(3) }, 'members[0]'],
@@ -40,6 +41,7 @@ describe('config validation holes', () => {
     ['a revoked Proxy as retry', { members: [M], retry: revoked() }, 'retry'],
     ['a revoked Proxy as strategy', { members: [M], strategy: revoked() }, 'strategy'],
     ['a revoked Proxy as failOnStatus', { members: [M], failOnStatus: revoked() }, 'failOnStatus'],
+    /* eslint-enable no-sparse-arrays */
   ])('%s', (_name, options, path) => {
     const err = configError(options);
     expect(err.path).toBe(path);
