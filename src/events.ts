@@ -48,6 +48,8 @@ export interface RequestEvent {
   failure: FailureKind | undefined;
   /** True for an Upgrade handshake (the event comes when the handshake is over, not the tunnel). */
   upgrade: boolean;
+  /** The client's address (its socket's remote address); undefined once the socket is gone. */
+  client: string | undefined;
 }
 
 /** Event names and their payloads. */

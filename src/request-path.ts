@@ -335,6 +335,7 @@ export class RequestPath {
       attempts: request.attempts,
       failure: request.failure,
       upgrade: request instanceof UpgradeRequest,
+      client: request.req.socket.remoteAddress,
     });
   }
 

@@ -36,7 +36,7 @@ forEachEngine(() => {
 
       expect((await request(`${front.url}/x?y=1`, { method: 'POST', body: 'abc' })).body).toBe('hello');
       const event = await emitted;
-      expect(event).toMatchObject({ method: 'POST', url: '/x?y=1', route: 'a', status: 200, bytesSent: 3, bytesReceived: 5, attempts: 2, failure: undefined, upgrade: false });
+      expect(event).toMatchObject({ method: 'POST', url: '/x?y=1', route: 'a', status: 200, bytesSent: 3, bytesReceived: 5, attempts: 2, failure: undefined, upgrade: false, client: '127.0.0.1' });
       expect(event.durationMs).toBeGreaterThanOrEqual(0);
       expect(seen).toEqual([event]);
     });
