@@ -7,6 +7,7 @@
 export { createBalancer, type Balancer, type BalancerSnapshot } from './balancer.js';
 export { BalancerConfigError } from './validate.js';
 export { createManager, type Manager, type ManagerOptions } from './manage/manager.js';
+export { upgradeUnder, type UpgradeListener } from './mount.js';
 export {
   type BalancerOptions,
   type MemberOptions,

@@ -2,53 +2,21 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 import { createBalancer, type Balancer, type BalancerOptions } from '../src/index.js';
 import { closedPort } from './helpers/servers.js';
 import { currentEngine, forEachEngine } from './helpers/engines.js';
+import { closeWs as closeClient, echo, openWs as open, wsBackend as startWsBackend, type WsBackend } from './helpers/ws.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-interface WsBackend {
-  name: string;
-  url: string;
-  server: http.Server;
-  wss: WebSocketServer;
-  /** Open TCP connections to this back end. */
-  connections: Set<Socket>;
-  handshakes: number;
-}
-
-/** A `ws` echo server that prefixes replies with its name; `reject` answers handshakes with 403. */
+/** A `ws` echo back end, closed after the test. */
 async function wsBackend(name: string, options: { reject?: boolean } = {}): Promise<WsBackend> {
-  const server = http.createServer((_req, res) => res.end(name));
-  const wss = new WebSocketServer({ noServer: true });
-  const backend: WsBackend = { name, url: '', server, wss, connections: new Set(), handshakes: 0 };
-  server.on('connection', (s) => {
-    backend.connections.add(s);
-    s.on('close', () => backend.connections.delete(s));
-  });
-  server.on('upgrade', (req, socket, head) => {
-    backend.handshakes++;
-    if (options.reject) {
-      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 9\r\nx-member: ' + name + '\r\n\r\nforbidden');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      ws.on('message', (data) => ws.send(`${name}:${data.toString()}`));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  backend.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  cleanups.push(async () => {
-    for (const client of wss.clients) client.terminate();
-    wss.close();
-    for (const s of backend.connections) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const backend = await startWsBackend(name, options);
+  cleanups.push(backend.close);
   return backend;
 }
 
@@ -68,25 +36,6 @@ async function front(urls: string[], extra: Omit<BalancerOptions, 'members'> = {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return { balancer, wsUrl: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, server, connections };
-}
-
-async function open(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
-  const ws = new WebSocket(url, { headers });
-  await once(ws, 'open');
-  return ws;
-}
-
-async function echo(ws: WebSocket, text: string): Promise<string> {
-  ws.send(text);
-  const [data] = (await once(ws, 'message')) as [Buffer];
-  return data.toString();
-}
-
-async function closeClient(ws: WebSocket): Promise<void> {
-  if (ws.readyState === WebSocket.CLOSED) return;
-  const closed = once(ws, 'close');
-  ws.close();
-  await closed;
 }
 
 /** Resolves when the balancer reports no request or tunnel in flight. */
