@@ -3,6 +3,7 @@
  * semantics. Public exports only.
  *
  * @packageDocumentation
+ * @module proxy-balancer
  */
 export { createBalancer, type Balancer, type BalancerSnapshot } from './balancer.js';
 export { BalancerConfigError } from './validate.js';

@@ -1,13 +1,13 @@
 /**
  * The package as a consumer installs it: an ESM consumer, a CJS consumer and a TypeScript consumer
- * (`module`/`moduleResolution: nodenext`, strict) each use `proxy-balancer` through its own
- * `exports` map and built dist/ files, not through src/. The consumer directory lives under the OS
+ * (`module`/`moduleResolution: nodenext`, strict) each use `proxy-balancer` and
+ * `proxy-balancer/fastify` through its own `exports` map and built dist/ files, not through src/. The consumer directory lives under the OS
  * temp dir with `node_modules/proxy-balancer` a symlink to this repository, so what resolves is the
  * package's own `exports`, dist/ and its dependencies in the repository's node_modules (no network).
  * Needs a build first; `npm test` builds.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tscBin = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
 /** The files the `exports` map points at: ESM and CJS code, and a declaration file for each. */
-const DIST_FILES = ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts'];
+const DIST_FILES = ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/fastify.js', 'dist/fastify.cjs', 'dist/fastify.d.ts', 'dist/fastify.d.cts'];
 const RUN_TIMEOUT_MS = 30_000;
 /** tsc loads @types/node and checks the package's declarations too: give it room on a busy machine. */
 const TSC_TIMEOUT_MS = 90_000;
@@ -39,7 +39,8 @@ function runNode(args: string[], cwd: string, timeoutMs: number): Promise<Run> {
 
 /**
  * The body shared by the ESM and CJS consumers (no near-copies): a loopback back end, a balancer
- * over it served by `node:http`, one real request through it, and a config error caught by class.
+ * over it served by `node:http` and by a Fastify app through `proxy-balancer/fastify`, one real
+ * request through each, and config errors caught by class (the plugin's too: it shares the core).
  * Prints one JSON line; everything is closed so the process ends by itself (a leaked socket or
  * timer would show up as a timeout).
  */
@@ -88,6 +89,20 @@ async function main() {
   managerServer.closeAllConnections();
   await new Promise((resolve) => managerServer.close(resolve));
 
+  const app = fastify();
+  await app.register(proxyBalancer, { prefix: '/app', balancer });
+  const appUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+  const viaFastify = await get(appUrl + '/app/consumer');
+  await app.close();
+  let pluginError;
+  const other = fastify();
+  try {
+    await other.register(proxyBalancer, { balancer: { members: [{ url: backendUrl, weight: 0 }] } });
+  } catch (err) {
+    pluginError = { isBalancerConfigError: err instanceof BalancerConfigError, path: err.path };
+  }
+  await other.close();
+
   let configError;
   try {
     createBalancer({ members: [{ url: backendUrl, weight: 0 }] });
@@ -100,7 +115,7 @@ async function main() {
   backend.closeAllConnections();
   await new Promise((resolve) => front.close(resolve));
   await new Promise((resolve) => backend.close(resolve));
-  console.log(JSON.stringify({ status: reply.status, body: reply.body, configError, manager, resolved: RESOLVED, exportNames: EXPORT_NAMES }));
+  console.log(JSON.stringify({ status: reply.status, body: reply.body, configError, manager, resolved: RESOLVED, exportNames: EXPORT_NAMES, fastify: { status: viaFastify.status, body: viaFastify.body, pluginError, resolved: RESOLVED_FASTIFY } }));
 }
 
 main().catch((err) => {
@@ -112,14 +127,20 @@ main().catch((err) => {
 const ESM_CONSUMER = `import http from 'node:http';
 import { createBalancer, createManager, BalancerConfigError } from 'proxy-balancer';
 import * as pkg from 'proxy-balancer';
+import { proxyBalancer } from 'proxy-balancer/fastify';
+import { fastify } from 'fastify';
 const RESOLVED = import.meta.resolve('proxy-balancer');
+const RESOLVED_FASTIFY = import.meta.resolve('proxy-balancer/fastify');
 const EXPORT_NAMES = Object.keys(pkg).sort();
 ${CONSUMER_BODY}`;
 
 const CJS_CONSUMER = `'use strict';
 const http = require('node:http');
 const { createBalancer, createManager, BalancerConfigError } = require('proxy-balancer');
+const { proxyBalancer } = require('proxy-balancer/fastify');
+const { fastify } = require('fastify');
 const RESOLVED = require.resolve('proxy-balancer');
+const RESOLVED_FASTIFY = require.resolve('proxy-balancer/fastify');
 const EXPORT_NAMES = Object.keys(require('proxy-balancer')).filter((name) => name !== '__esModule').sort();
 ${CONSUMER_BODY}`;
 
@@ -148,6 +169,15 @@ createBalancer({ members: [{ url: 'http://127.0.0.1:8080' }], strategy: 'fastest
 // @ts-expect-error the manager needs an authorize hook
 createManager(balancer, { title: 'no access decision' });
 
+// The plugin takes the root's Balancer (one set of declarations), or the options to make one.
+export const app = fastify();
+export const registered: Promise<unknown> = Promise.all([
+  app.register(proxyBalancer, { prefix: '/app', balancer }),
+  app.register(proxyBalancer, { prefix: '/b', balancer: options }),
+]);
+// @ts-expect-error the plugin needs a balancer
+app.register(proxyBalancer, { prefix: '/c' });
+
 export function describeError(err: unknown): string {
   if (err instanceof BalancerConfigError) {
     const where: string = err.path;
@@ -159,7 +189,9 @@ export function describeError(err: unknown): string {
 `;
 
 const TS_IMPORTS = `import http from 'node:http';
+import { fastify } from 'fastify';
 import { createBalancer, createManager, BalancerConfigError, type Balancer, type BalancerOptions } from 'proxy-balancer';
+import { proxyBalancer } from 'proxy-balancer/fastify';
 `;
 
 const TSCONFIG = {
@@ -187,8 +219,9 @@ beforeAll(() => {
   const nodeModules = path.join(consumerDir, 'node_modules');
   mkdirSync(path.join(nodeModules, '@types'), { recursive: true });
   symlinkSync(repoRoot, path.join(nodeModules, 'proxy-balancer'), 'junction');
-  // A TypeScript consumer installs @types/node itself; borrow the repository's copy.
+  // A TypeScript consumer installs @types/node itself, and a Fastify app fastify: borrow the repository's copies.
   symlinkSync(path.join(repoRoot, 'node_modules', '@types', 'node'), path.join(nodeModules, '@types', 'node'), 'junction');
+  symlinkSync(path.join(repoRoot, 'node_modules', 'fastify'), path.join(nodeModules, 'fastify'), 'junction');
   writeFileSync(path.join(consumerDir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'commonjs' }));
   writeFileSync(path.join(consumerDir, 'consumer.mjs'), ESM_CONSUMER);
   writeFileSync(path.join(consumerDir, 'consumer.cjs'), CJS_CONSUMER);
@@ -208,6 +241,7 @@ interface ConsumerReport {
   manager: { page: number; token: boolean; script: boolean; metrics: boolean };
   resolved: string;
   exportNames: string[];
+  fastify: { status: number; body: string; pluginError: { isBalancerConfigError: boolean; path: string } | undefined; resolved: string };
 }
 
 /** Runs a consumer script and returns its one JSON line, failing with its stderr if it did not exit 0. */
@@ -225,6 +259,9 @@ function expectWorkingConsumer(report: ConsumerReport): void {
   expect(report.body).toBe('hello from the back end via /consumer');
   expect(report.configError).toEqual({ isBalancerConfigError: true, name: 'BalancerConfigError', code: 'ERR_BALANCER_CONFIG', path: 'members[0].weight' });
   expect(report.manager).toEqual({ page: 200, token: true, script: true, metrics: true });
+  expect(report.fastify).toMatchObject({ status: 200, body: 'hello from the back end via /consumer' });
+  // The plugin throws the root's BalancerConfigError: it loads the core through the package root, not a copy.
+  expect(report.fastify.pluginError).toEqual({ isBalancerConfigError: true, path: 'members[0].weight' });
 }
 
 describe('the package as installed', () => {
@@ -233,6 +270,7 @@ describe('the package as installed', () => {
     expectWorkingConsumer(report);
     // The `import` condition of the exports map, reached through node_modules.
     expect(fileURLToPath(report.resolved)).toBe(path.join(repoRoot, 'dist', 'index.js'));
+    expect(fileURLToPath(report.fastify.resolved)).toBe(path.join(repoRoot, 'dist', 'fastify.js'));
   });
 
   it('a CJS consumer requires it and proxies a request through it', { timeout: RUN_TIMEOUT_MS + 10_000 }, async () => {
@@ -240,6 +278,7 @@ describe('the package as installed', () => {
     expectWorkingConsumer(report);
     // The `require` condition of the exports map, reached through node_modules.
     expect(report.resolved).toBe(path.join(repoRoot, 'dist', 'index.cjs'));
+    expect(report.fastify.resolved).toBe(path.join(repoRoot, 'dist', 'fastify.cjs'));
   });
 
   it('a CJS consumer works without require(esm), as on Node 20 before 20.19', { timeout: RUN_TIMEOUT_MS + 10_000 }, async () => {
@@ -255,6 +294,15 @@ describe('the package as installed', () => {
     expect(cjs.exportNames).toEqual(esm.exportNames);
   });
 
+  it('the core builds load no fastify (an optional peer), and the plugin loads the core from the package root', () => {
+    const loadsFastify = /\bfrom\s*["']fastify["']|require\(["']fastify["']\)|import\(["']fastify["']\)/;
+    for (const file of ['dist/index.js', 'dist/index.cjs', 'dist/cli.js', 'dist/fastify.js', 'dist/fastify.cjs']) {
+      expect(readFileSync(path.join(repoRoot, file), 'utf8'), file).not.toMatch(loadsFastify);
+    }
+    expect(readFileSync(path.join(repoRoot, 'dist', 'fastify.js'), 'utf8')).toMatch(/from "proxy-balancer"/);
+    expect(readFileSync(path.join(repoRoot, 'dist', 'fastify.cjs'), 'utf8')).toMatch(/require\("proxy-balancer"\)/);
+  });
+
   it('a TypeScript consumer (nodenext, strict) type-checks against the ESM and CJS declarations', { timeout: TSC_TIMEOUT_MS + 10_000 }, async () => {
     const run = await runNode([tscBin, '-p', consumerDir, '--listFiles'], consumerDir, TSC_TIMEOUT_MS);
     expect(run.code, `tsc exit code (null: killed after ${TSC_TIMEOUT_MS} ms)\n${run.stdout}${run.stderr}`).toBe(0);
@@ -268,5 +316,7 @@ describe('the package as installed', () => {
     expect(checked).toContain(path.join(consumerDir, 'consumer.cts'));
     expect(checked).toContain(path.join(repoRoot, 'dist', 'index.d.ts'));
     expect(checked).toContain(path.join(repoRoot, 'dist', 'index.d.cts'));
+    expect(checked).toContain(path.join(repoRoot, 'dist', 'fastify.d.ts'));
+    expect(checked).toContain(path.join(repoRoot, 'dist', 'fastify.d.cts'));
   });
 });
