@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The `proxy-balancer` command: serves a balancer from a JSON config file (the createBalancer
- * options plus a `listen` block) or from an Apache httpd config (`--apache`), and shuts down
- * gracefully on SIGTERM/SIGINT: stop accepting, let requests in flight finish, close.
+ * options plus a `listen` block) or from an Apache httpd config (`--apache`), prints member state
+ * changes (and with `--access-log` one line per request), and shuts down gracefully on
+ * SIGTERM/SIGINT: stop accepting, let requests in flight finish, close.
  */
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -11,13 +12,16 @@ import type { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { fromApacheConfig } from './apache/import.js';
 import { createBalancer, type Balancer } from './balancer.js';
-import { normalizeOptions, type BalancerOptions } from './config.js';
+import { BALANCER_KEYS, normalizeOptions, type BalancerOptions } from './config.js';
+import { accessLogLine, logStateChanges } from './log.js';
 import { createManager } from './manage/manager.js';
 import { constantTimeEqual } from './manage/secrets.js';
+import { normalizeMountPath, stripMountPath } from './mount.js';
 import { BalancerConfigError, expectKnownKeys, expectPlainObject, optionalInteger } from './validate.js';
 
-const USAGE = `usage: proxy-balancer --config <file.json> [--port <n>] [--host <addr>] [--check]
-       proxy-balancer --apache <httpd.conf> [--balancer <name>] [--port <n>] [--host <addr>] [--check]
+const USAGE = `usage: proxy-balancer --config <file.json> [--port <n>] [--host <addr>] [--access-log] [--check]
+       proxy-balancer --apache <httpd.conf> [--balancer <name>] [--port <n>] [--host <addr>] [--access-log] [--check]
+       proxy-balancer --version
 
   --config     JSON file: the createBalancer options, plus an optional
                "listen": { "port": 8080, "host": "127.0.0.1", "path": "/", "shutdownTimeoutMs": 10000 }
@@ -26,7 +30,12 @@ const USAGE = `usage: proxy-balancer --config <file.json> [--port <n>] [--host <
   --apache     an Apache httpd config with <Proxy "balancer://..."> blocks and ProxyPass
   --balancer   which balancer of the Apache config to serve (needed when it has several)
   --port/--host override the listen block
+  --access-log print one line per finished request to stdout:
+               <time> <client> "<method> <target>" <status> <bytes> route=<member> attempts=<n> <ms>ms [failure=<kind>]
   --check      validate the configuration, print it, and exit (connects to nothing)
+  --version    print the version and exit
+
+Member state changes (error, recovery, ejection, health down/up, ...) go to stderr, timestamped.
 `;
 
 /** Where and how the command listens. */
@@ -39,6 +48,8 @@ interface ListenConfig {
 }
 
 const LISTEN_KEYS = ['port', 'host', 'path', 'shutdownTimeoutMs'] as const;
+/** The config file's top-level keys: the createBalancer options, `listen` and `manage`. */
+const CONFIG_KEYS = [...BALANCER_KEYS, 'listen', 'manage'];
 
 /** Where the management page is served, and the secret that opens it. */
 interface ManageConfig {
@@ -50,7 +61,10 @@ const MANAGE_KEYS = ['path', 'token'] as const;
 /** The shortest token accepted: the manager can drain and disable every member. */
 const MIN_TOKEN_LENGTH = 16;
 
+/** A command line the command cannot use: the message, then the usage text. */
 class UsageError extends Error {}
+/** A command that cannot go on (a file it cannot read, a bad flag value): one line, no usage text. */
+class CommandError extends Error {}
 
 function fail(message: string, code: number): never {
   process.stderr.write(`proxy-balancer: ${message}\n`);
@@ -59,13 +73,15 @@ function fail(message: string, code: number): never {
 
 function loadConfig(args: Record<string, string | boolean | undefined>): { options: BalancerOptions; listen: ListenConfig; manage: ManageConfig | undefined } {
   const file = (args.config ?? args.apache) as string | undefined;
+  // The flags first: a bad --port is reported as itself, whatever the file holds.
+  const flags = { port: args.port === undefined ? undefined : portFlag(args.port as string), host: args.host as string | undefined };
   if (file === undefined) throw new UsageError('give --config <file.json> or --apache <httpd.conf>');
   if (args.config !== undefined && args.apache !== undefined) throw new UsageError('give --config or --apache, not both');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+    throw new CommandError(`cannot read ${file}: ${(err as Error).message}`);
   }
   let options: Record<string, unknown>;
   let listenValue: unknown;
@@ -77,8 +93,8 @@ function loadConfig(args: Record<string, string | boolean | undefined>): { optio
     }
     const wanted = args.balancer as string | undefined;
     const chosen = wanted === undefined ? imported.balancers : imported.balancers.filter((b) => b.name === wanted.toLowerCase());
-    if (chosen.length === 0) throw new UsageError(wanted === undefined ? `${file} defines no balancer://` : `${file} has no balancer://${wanted}`);
-    if (chosen.length > 1) throw new UsageError(`${file} defines ${chosen.length} balancers (${chosen.map((b) => b.name).join(', ')}): pick one with --balancer`);
+    if (chosen.length === 0) throw new CommandError(wanted === undefined ? `${file} defines no balancer://` : `${file} has no balancer://${wanted}`);
+    if (chosen.length > 1) throw new CommandError(`${file} defines ${chosen.length} balancers (${chosen.map((b) => b.name).join(', ')}): pick one with --balancer`);
     options = { ...(chosen[0]!.options as unknown as Record<string, unknown>) };
     listenValue = { path: chosen[0]!.mountPath ?? '/' };
   } else {
@@ -86,12 +102,13 @@ function loadConfig(args: Record<string, string | boolean | undefined>): { optio
     try {
       parsed = JSON.parse(text);
     } catch (err) {
-      throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`);
+      throw new CommandError(`${file} is not valid JSON: ${(err as Error).message}`);
     }
     expectPlainObject(parsed, 'config');
+    expectKnownKeys(parsed, CONFIG_KEYS, 'options');
     ({ listen: listenValue, manage: manageValue, ...options } = parsed);
   }
-  const listen = normalizeListen(listenValue ?? {}, args);
+  const listen = normalizeListen(listenValue ?? {}, flags);
   const manage = manageValue === undefined ? undefined : normalizeManage(manageValue, listen);
   return { options: options as unknown as BalancerOptions, listen, manage };
 }
@@ -158,20 +175,26 @@ function managerHandler(balancer: Balancer, manage: ManageConfig): (req: Incomin
   };
 }
 
-function normalizeListen(value: unknown, args: Record<string, string | boolean | undefined>): ListenConfig {
+/** The listen block, with the --port and --host flags over it. */
+function normalizeListen(value: unknown, flags: { port: number | undefined; host: string | undefined }): ListenConfig {
   expectPlainObject(value, 'listen');
   expectKnownKeys(value, LISTEN_KEYS, 'listen');
-  const port = args.port !== undefined ? Number(args.port) : value.port;
-  const host = (args.host as string | undefined) ?? value.host ?? '127.0.0.1';
+  const port = flags.port ?? value.port;
+  const host = flags.host ?? value.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host === '') throw new BalancerConfigError('listen.host', host, 'must be a host name or address');
-  const path = value.path ?? '/';
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new BalancerConfigError('listen.path', path, 'must be a path starting with /');
   return {
     port: optionalInteger(port, 'listen.port', 0, 65535, 8080),
     host,
-    path: path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path,
+    path: normalizeMountPath(value.path ?? '/', 'listen.path'),
     shutdownTimeoutMs: optionalInteger(value.shutdownTimeoutMs, 'listen.shutdownTimeoutMs', 0, 3_600_000, 10_000),
   };
+}
+
+/** The `--port` flag's value, a decimal port number. */
+function portFlag(value: string): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port <= 65535)) throw new CommandError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
+  return port;
 }
 
 /**
@@ -179,10 +202,9 @@ function normalizeListen(value: unknown, args: Record<string, string | boolean |
  * mount path (`/app/x?q` becomes `/x?q`, `/app` becomes `/`).
  */
 function enterMount(req: IncomingMessage, path: string): boolean {
-  const url = req.url ?? '/';
-  if (url !== path && !url.startsWith(`${path}/`) && !url.startsWith(`${path}?`)) return false;
-  const rest = url.slice(path.length);
-  req.url = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
+  const inner = stripMountPath(req.url ?? '/', path);
+  if (inner === undefined) return false;
+  req.url = inner;
   return true;
 }
 
@@ -222,6 +244,8 @@ async function main(): Promise<void> {
         port: { type: 'string' },
         host: { type: 'string' },
         check: { type: 'boolean' },
+        'access-log': { type: 'boolean' },
+        version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -233,6 +257,10 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  if (args.version) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return;
+  }
   let balancer: Balancer;
   let listen: ListenConfig;
   let manage: ManageConfig | undefined;
@@ -241,7 +269,7 @@ async function main(): Promise<void> {
     listen = loaded.listen;
     manage = loaded.manage;
     const config = normalizeOptions(loaded.options);
-    if (config.members.length === 0) throw new UsageError('the configuration defines no member to balance over');
+    if (config.members.length === 0) throw new CommandError('the configuration defines no member to balance over');
     if (args.check) {
       // Validation only: no balancer is created, so nothing is probed or connected to.
       const members = config.members.map((m) => ({ route: m.route, url: m.url.href, weight: m.weight, lbset: m.lbset, status: m.status }));
@@ -252,6 +280,7 @@ async function main(): Promise<void> {
     balancer = createBalancer(loaded.options);
   } catch (err) {
     if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
+    if (err instanceof CommandError) fail(err.message, 2);
     if (err instanceof BalancerConfigError || (err as { code?: string }).code === 'ERR_APACHE_CONFIG') fail(`${(err as Error).name}: ${(err as Error).message}`, 2);
     throw err;
   }
@@ -269,16 +298,20 @@ async function main(): Promise<void> {
   }
   const server = http.createServer(listener);
   server.on('upgrade', upgradeListener);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => resolve());
-  });
+  logStateChanges(balancer, (line) => process.stderr.write(`${line}\n`));
+  if (args['access-log']) balancer.on('request', (event) => process.stdout.write(`${accessLogLine(event, new Date())}\n`));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => resolve());
+    });
+  } catch (err) {
+    fail(`cannot listen on ${hostPort(listen.host, listen.port)}: ${listenFailure(err as NodeJS.ErrnoException)}`, 1);
+  }
   const address = server.address() as AddressInfo;
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  process.stdout.write(`proxy-balancer listening on http://${shown}:${address.port}${listen.path === '/' ? '/' : `${listen.path}/`}\n`);
-  if (manage !== undefined) process.stdout.write(`manager on http://${shown}:${address.port}${manage.path}/\n`);
-  balancer.on('memberError', (e) => process.stderr.write(`member ${e.route} in error: ${e.reason}\n`));
-  balancer.on('memberRecovered', (e) => process.stderr.write(`member ${e.route} recovered\n`));
+  const shown = hostPort(address.address, address.port);
+  process.stdout.write(`proxy-balancer listening on http://${shown}${listen.path === '/' ? '/' : `${listen.path}/`}\n`);
+  if (manage !== undefined) process.stdout.write(`manager on http://${shown}${manage.path}/\n`);
 
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -309,6 +342,33 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** `host:port`, with an IPv6 address in brackets. */
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Why listening failed, in words (the errno's code stays in the message for the rarer ones). */
+function listenFailure(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return 'address already in use';
+    case 'EACCES':
+      return 'permission denied (ports below 1024 need privileges)';
+    case 'EADDRNOTAVAIL':
+      return 'address not available on this machine';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host name not found';
+    default:
+      return err.message;
+  }
+}
+
+/** This package's version, from the package.json next to dist/. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? (err.stack ?? err.message) : String(err), 1));

@@ -290,7 +290,7 @@ export const DEFAULTS = {
 export const ENGINE_NAMES: readonly EngineName[] = ['undici', 'http-proxy-3'];
 const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin', 'p2c', 'hash'];
 const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
-const BALANCER_KEYS = [
+export const BALANCER_KEYS = [
   'members', 'strategy', 'engine', 'tls', 'reverse', 'onProxyRequest', 'onProxyResponse', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'tunnelIdleTimeoutMs', 'retry',
   'failOnStatus', 'failOnTimeout', 'forceRecovery', 'outlierDetection', 'slowStartMs', 'healthCheck',
   'sticky', 'hash',

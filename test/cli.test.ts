@@ -1,11 +1,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { request, startBackend, type Backend } from './helpers/servers.js';
+import { closedPort, request, startBackend, type Backend } from './helpers/servers.js';
 
 const CLI = path.resolve('dist/cli.js');
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -34,24 +35,38 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the first line of the command's `stream` that matches `pattern`, once it is written. */
+  line: (stream: 'stdout' | 'stderr', pattern: RegExp) => Promise<string>;
+}
+
 /** Starts the command and resolves with it and its URL once it says it is listening. */
-async function serve(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+async function serve(args: string[]): Promise<Served> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const output = { stdout: '', stderr: '' };
+  for (const stream of ['stdout', 'stderr'] as const) child[stream]!.on('data', (c: Buffer) => (output[stream] += c.toString()));
   cleanups.push(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
+  const line = (stream: 'stdout' | 'stderr', pattern: RegExp): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const look = (): boolean => {
+        const found = output[stream].split('\n').find((l) => pattern.test(l));
+        if (found === undefined) return false;
+        child[stream]!.off('data', look);
+        resolve(found);
+        return true;
+      };
+      if (look()) return;
+      child[stream]!.on('data', look); // after the collecting listener, so the new chunk is in
+      child.once('exit', (code) => reject(new Error(`exited ${code} before a line matched ${pattern}: ${output.stderr}`)));
     });
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-  });
-  return { child, url, stderr: () => stderr };
+  const url = /listening on (http:\/\/\S+)/.exec(await line('stdout', /listening on /))![1]!;
+  return { child, url, stdout: () => output.stdout, stderr: () => output.stderr, line };
 }
 
 /** The status an Upgrade request gets: 101 when a tunnel opens, else the plain response's. */
@@ -91,6 +106,60 @@ describe('proxy-balancer command', () => {
     const usage = await run(['--nope']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/usage: proxy-balancer/);
+  });
+
+  it('answers the papercuts in one line each: --version, a bad --port, a missing file, an unknown key, a port in use', async () => {
+    const version = await run(['--version']);
+    expect(version).toMatchObject({ code: 0, stdout: `${(JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version}\n` });
+
+    const ok = file('papercut.json', JSON.stringify({ members: [{ url: 'http://127.0.0.1:3001' }] }));
+    for (const port of ['abc', '65536', '1.5', '']) {
+      const bad = await run(['--config', ok, '--port', port]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toBe(`proxy-balancer: --port must be an integer from 0 to 65535, got ${JSON.stringify(port)}\n`);
+    }
+    const missing = await run(['--config', path.join(dir, 'nope.json')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^proxy-balancer: cannot read .*nope\.json: ENOENT[^\n]*\n$/); // one line: no usage text
+    const unknown = await run(['--config', file('typo.json', JSON.stringify({ members: [{ url: 'http://127.0.0.1:3001' }], lisen: { port: 0 } }))]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/lisen is not a known option \(known: members, .*, listen, manage\)/);
+
+    const taken = http.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const port = (taken.address() as AddressInfo).port;
+    const inUse = await run(['--config', ok, '--port', String(port)]);
+    expect(inUse.code).toBe(1);
+    expect(inUse.stderr).toBe(`proxy-balancer: cannot listen on 127.0.0.1:${port}: address already in use\n`);
+  });
+
+  it('--access-log prints one line per request to stdout; state changes go to stderr with a timestamp', async () => {
+    const a = await backend('a');
+    const dead = `http://127.0.0.1:${await closedPort()}`;
+    const config = file('log.json', JSON.stringify({ listen: { port: 0, path: '/app' }, members: [{ url: dead, route: 'dead' }, { url: a.url, route: 'a' }] }));
+    const served = await serve(['--config', config, '--access-log']);
+    // byrequests tries the first member first: its refused connection puts it in error, and a serves.
+    expect((await request(`${served.url}x?y=1`)).body).toBe('a');
+    const line = await served.line('stdout', /"GET /);
+    expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z 127\.0\.0\.1 "GET \/x\?y=1" 200 1 route=a attempts=2 \d+ms$/);
+    expect(await served.line('stderr', /member dead in error/)).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z member dead in error: \S+/);
+    expect((await request(`${served.url}none`, { method: 'POST', body: 'abc' })).status).toBe(200);
+    expect(await served.line('stdout', /"POST /)).toMatch(/ "POST \/none" 200 1 route=a attempts=1 \d+ms$/);
+  });
+
+  it('prints health check downs and ups with a timestamp', async () => {
+    let healthy = false;
+    const a = await backend('a', (req, res) => {
+      res.statusCode = req.url === '/health' && !healthy ? 503 : 200;
+      res.end('a');
+    });
+    const config = file('health.json', JSON.stringify({ listen: { port: 0 }, healthCheck: { path: '/health', intervalMs: 100 }, members: [{ url: a.url, route: 'a' }] }));
+    const served = await serve(['--config', config]);
+    expect(await served.line('stderr', /member a down/)).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z member a down \(health check\): /);
+    healthy = true;
+    expect(await served.line('stderr', /member a up/)).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z member a up \(health check\): /);
+    expect(served.stdout()).not.toMatch(/"GET/); // no access log unless asked
   });
 
   it('--check validates and prints the configuration', async () => {
