@@ -154,7 +154,11 @@ forEachEngine(() => {
       process.on('warning', onWarning);
       cleanups.push(async () => void process.off('warning', onWarning));
       const dead: string[] = [];
-      for (let i = 0; i < 14; i++) dead.push(`http://127.0.0.1:${await closedPort()}`);
+      // The OS may hand a freed port out again: keep 14 different ones (members' URLs must differ).
+      while (dead.length < 14) {
+        const url = `http://127.0.0.1:${await closedPort()}`;
+        if (!dead.includes(url)) dead.push(url);
+      }
       const good = await backend('good');
       const { balancer, url } = await front([...dead, good.url], { retry: { attempts: 15 } });
       expect((await request(`${url}/`)).body).toBe('good');
