@@ -199,11 +199,14 @@ function portFlag(value: string): number {
 
 /**
  * Whether `req` is inside the mount `path`; if so its URL loses the prefix, as Express strips a
- * mount path (`/app/x?q` becomes `/x?q`, `/app` becomes `/`).
+ * mount path (`/app/x?q` becomes `/x?q`, `/app` becomes `/`), and `originalUrl` keeps it, as
+ * Connect does: the reverse rewriting of members' redirects finds the mount path there.
  */
-function enterMount(req: IncomingMessage, path: string): boolean {
-  const inner = stripMountPath(req.url ?? '/', path);
+function enterMount(req: IncomingMessage & { originalUrl?: string }, path: string): boolean {
+  const sent = req.url ?? '/';
+  const inner = stripMountPath(sent, path);
   if (inner === undefined) return false;
+  req.originalUrl ??= sent;
   req.url = inner;
   return true;
 }

@@ -7,6 +7,7 @@
  *
  * @module proxy-balancer/fastify
  */
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { BalancerConfigError, createBalancer, upgradeUnder, type Balancer, type BalancerOptions } from 'proxy-balancer';
@@ -63,7 +64,9 @@ export const proxyBalancer: FastifyPluginAsync<ProxyBalancerPluginOptions> = asy
   const prefixSegments = fastify.prefix.split('/').filter((segment) => segment !== '').length;
   const handler = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
-    const raw = request.raw;
+    const raw: IncomingMessage & { originalUrl?: string } = request.raw;
+    // Connect's convention, which Fastify reads too: the reverse rewriting finds the mount path from it.
+    raw.originalUrl ??= raw.url;
     raw.url = afterSegments(raw.url ?? '/', prefixSegments);
     balancer(raw, reply.raw);
   };

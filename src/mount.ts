@@ -8,8 +8,11 @@ import type { Duplex } from 'node:stream';
 import type { Balancer } from './balancer.js';
 import { BalancerConfigError } from './validate.js';
 
-/** A listener for a `node:http` server's `'upgrade'` event. */
-export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+/**
+ * A listener for a `node:http` server's `'upgrade'` event that says whether it took the handshake
+ * (the server ignores the answer; a router of your own can use it).
+ */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 
 /**
  * A mount path in the form the matcher wants: starts with `/`, no trailing slash (`/app/` is
@@ -46,8 +49,12 @@ export function stripMountPath(url: string, mount: string): string | undefined {
  * middleware (`/app/ws` reaches members as `/ws`, `/app` as `/`). Every other upgrade is left
  * alone (its socket untouched), so the app's own WebSocket routes can live on the same server.
  *
- * `req.url` is the stripped path while the balancer takes the handshake and is restored when the
- * listener returns, so the server's other `'upgrade'` listeners see the request as the client sent it.
+ * The listener returns true when it took the handshake, so it can also be the first branch of
+ * an upgrade router of the app's own (one that destroys the sockets it does not route).
+ *
+ * `req.url` is the stripped path while the balancer takes the handshake (it builds the member's
+ * request target then) and is restored when the listener returns, so the server's other
+ * `'upgrade'` listeners see the request as the client sent it.
  *
  * @example
  * ```ts
@@ -58,6 +65,16 @@ export function stripMountPath(url: string, mount: string): string | undefined {
  * const chat = new WebSocketServer({ noServer: true });   // the app's own, on /chat
  * server.on('upgrade', (req, socket, head) => {
  *   if (req.url === '/chat') chat.handleUpgrade(req, socket, head, (ws) => chat.emit('connection', ws, req));
+ * });
+ * ```
+ *
+ * @example In one router of the app's own:
+ * ```ts
+ * const toBalancer = upgradeUnder('/app', balancer);
+ * server.on('upgrade', (req, socket, head) => {
+ *   if (toBalancer(req, socket, head)) return;
+ *   if (req.url === '/chat') chat.handleUpgrade(req, socket, head, (ws) => chat.emit('connection', ws, req));
+ *   else socket.destroy();
  * });
  * ```
  *
@@ -72,12 +89,13 @@ export function upgradeUnder(mountPath: string, balancer: Pick<Balancer, 'upgrad
   return (req, socket, head) => {
     const sent = req.url ?? '/';
     const inner = stripMountPath(sent, mount);
-    if (inner === undefined) return;
+    if (inner === undefined) return false;
     req.url = inner;
     try {
       upgrade(req, socket, head);
     } finally {
       req.url = sent;
     }
+    return true;
   };
 }

@@ -148,6 +148,17 @@ describe('proxy-balancer command', () => {
     expect(await served.line('stdout', /"POST /)).toMatch(/ "POST \/none" 200 1 route=a attempts=1 \d+ms$/);
   });
 
+  it("strips its mount path, and a member's redirect to itself comes back under it", async () => {
+    const member = await backend('redirects', (req, res) => {
+      res.writeHead(302, { location: `${member.url}/login?from=${req.url ?? ''}` }).end();
+    });
+    const config = file('mounted.json', JSON.stringify({ listen: { port: 0, path: '/app' }, members: [{ url: member.url }] }));
+    const { url } = await serve(['--config', config]);
+    const reply = await request(`${url}account`);
+    expect(reply.status).toBe(302);
+    expect(reply.headers.location).toBe('/app/login?from=/account');
+  });
+
   it('prints health check downs and ups with a timestamp', async () => {
     let healthy = false;
     const a = await backend('a', (req, res) => {

@@ -67,6 +67,17 @@ describe('proxy-balancer/fastify', () => {
     expect(member.received.map((r) => r.url)).toEqual(['/items/7?full=1', '/', '/?x=1', '/a%2Fb', '/upload', '/doc', '/doc']);
   });
 
+  it("rewrites a member's redirect to its own address under the prefix (ProxyPassReverse)", async () => {
+    const member = await startBackend('m', (req, res) => {
+      res.writeHead(302, { location: `http://127.0.0.1:${member.port}/login?next=${req.url ?? ''}` }).end();
+    });
+    cleanups.push(member.close);
+    const { url } = await fastifyApp({ members: [{ url: member.url }] });
+    const reply = await request(`${url}/app/account`);
+    expect(reply.status).toBe(302);
+    expect(reply.headers.location).toBe('/app/login?next=/account');
+  });
+
   it("leaves the app's other routes and their body parsing to Fastify", async () => {
     const member = await echoMember();
     const { url } = await fastifyApp({ members: [{ url: member.url }] });

@@ -93,4 +93,31 @@ describe('upgradeUnder', () => {
     expect((await request(`http://${base}/`)).body).toBe('app home');
     await Promise.all([tunnelled, atMount, chat, apple].map(closeWs));
   });
+
+  it("says whether it took a handshake, so it can be a branch of the app's own upgrade router", async () => {
+    const member = await wsBackend('m');
+    cleanups.push(member.close);
+    const balancer = createBalancer({ members: [{ url: member.url, route: 'm' }] });
+    const server = http.createServer((_req, res) => res.end('app'));
+    const toBalancer = upgradeUnder('/app', balancer);
+    const taken: boolean[] = [];
+    server.on('upgrade', (req, socket, head) => {
+      const took = toBalancer(req, socket, head);
+      taken.push(took);
+      if (!took) socket.destroy(); // the router's last branch: nothing else is routed here
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(async () => {
+      await balancer.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const base = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const ws = await openWs(`${base}/app/live`);
+    expect(await echo(ws, 'x')).toBe('m:x');
+    await expect(openWs(`${base}/elsewhere`)).rejects.toThrow(/socket hang up|ECONNRESET/);
+    expect(taken).toEqual([true, false]);
+    expect(member.paths).toEqual(['/live']);
+    await closeWs(ws);
+  });
 });
