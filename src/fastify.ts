@@ -49,8 +49,9 @@ const KNOWN_KEYS = ['balancer', 'prefix', 'logLevel', 'logSerializers'];
  * @throws `BalancerConfigError` (from `register`) for a missing or bad `balancer` or an unknown option.
  */
 export const proxyBalancer: FastifyPluginAsync<ProxyBalancerPluginOptions> = async function proxyBalancer(fastify, options) {
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.includes(key)) throw new BalancerConfigError(key, options[key as keyof ProxyBalancerPluginOptions], `is not a known option (known: ${KNOWN_KEYS.join(', ')})`);
+  const unknown = Object.keys(options).find((key) => !KNOWN_KEYS.includes(key));
+  if (unknown !== undefined) {
+    throw new BalancerConfigError(unknown, options[unknown as keyof ProxyBalancerPluginOptions], `is not a known option (known: ${KNOWN_KEYS.join(', ')})`);
   }
   const given: unknown = options.balancer;
   const owned = typeof given !== 'function';

@@ -120,6 +120,8 @@ describe('proxy-balancer/fastify', () => {
     await expect(app.register(proxyBalancer, { balancer: 42 as never })).rejects.toThrow(BalancerConfigError);
     const other = Fastify();
     cleanups.push(() => other.close());
-    await expect(other.register(proxyBalancer, { balancer: { members: [] }, memebers: [] } as never)).rejects.toThrow('memebers is not a known option (known: balancer, prefix, logLevel, logSerializers)');
+    await expect(other.register(proxyBalancer, { balancer: { members: [] }, memebers: [] } as never)).rejects.toThrow(
+      'memebers is not a known option (known: balancer, prefix, logLevel, logSerializers)',
+    );
   });
 });

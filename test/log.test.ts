@@ -12,7 +12,19 @@ afterEach(async () => {
 });
 
 const ENDED = new Date('2026-11-26T10:00:00.000Z');
-const EVENT: RequestEvent = { method: 'GET', url: '/x', route: 'pi2', status: 200, bytesSent: 0, bytesReceived: 5, durationMs: 12, attempts: 1, failure: undefined, upgrade: false, client: '127.0.0.1' };
+const EVENT: RequestEvent = {
+  method: 'GET',
+  url: '/x',
+  route: 'pi2',
+  status: 200,
+  bytesSent: 0,
+  bytesReceived: 5,
+  durationMs: 12,
+  attempts: 1,
+  failure: undefined,
+  upgrade: false,
+  client: '127.0.0.1',
+};
 
 describe('accessLogLine', () => {
   it('writes the combined-like line with the member', () => {
