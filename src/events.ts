@@ -58,7 +58,9 @@ export interface BalancerEvents {
   memberError: [MemberEvent];
   /** A member came back: it served after its error timer ran out. */
   memberRecovered: [MemberEvent];
-  /** Outlier detection ejected a member. */
+  /** Outlier detection ejected a member for `durationMs` (the pool's event of the same name). */
+  memberEjected: [MemberEvent & { durationMs: number }];
+  /** @deprecated The old name of {@link BalancerEvents.memberEjected}, still emitted; listen to `memberEjected`. */
   ejected: [MemberEvent & { durationMs: number }];
   /** Active health checks took a member out. */
   memberUnhealthy: [MemberEvent];
@@ -110,7 +112,11 @@ export class BalancerEventHub extends EventEmitter<BalancerEvents> {
     const view = (member: Member, reason: string): MemberEvent => ({ route: member.route, url: member.url.href, reason });
     pool.on('memberError', (m, reason) => this.publish('memberError', view(m, reason)));
     pool.on('memberRecovered', (m, reason) => this.publish('memberRecovered', view(m, reason)));
-    pool.on('memberEjected', (m, reason, durationMs) => this.publish('ejected', { ...view(m, reason), durationMs }));
+    pool.on('memberEjected', (m, reason, durationMs) => {
+      const event = { ...view(m, reason), durationMs };
+      this.publish('memberEjected', event);
+      this.publish('ejected', event); // the deprecated name, for listeners written before the rename
+    });
     pool.on('memberUnhealthy', (m, reason) => this.publish('memberUnhealthy', view(m, reason)));
     pool.on('memberHealthy', (m, reason) => this.publish('memberHealthy', view(m, reason)));
     pool.on('forcedRecovery', (members) => this.publish('forcedRecovery', { routes: members.map((m) => m.route) }));

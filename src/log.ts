@@ -29,7 +29,7 @@ export function logStateChanges(balancer: Balancer, write: (line: string) => voi
   const member = (route: string, what: string, detail: string): void => log(`member ${route} ${what}: ${escapeText(detail)}`);
   balancer.on('memberError', (e) => member(e.route, 'in error', e.reason));
   balancer.on('memberRecovered', (e) => member(e.route, 'recovered', e.reason));
-  balancer.on('ejected', (e) => member(e.route, `ejected for ${e.durationMs} ms`, e.reason));
+  balancer.on('memberEjected', (e) => member(e.route, `ejected for ${e.durationMs} ms`, e.reason));
   balancer.on('memberUnhealthy', (e) => member(e.route, 'down (health check)', e.reason));
   balancer.on('memberHealthy', (e) => member(e.route, 'up (health check)', e.reason));
   balancer.on('memberChanged', (e) => member(e.route, 'changed', e.reason));

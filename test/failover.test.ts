@@ -264,7 +264,7 @@ forEachEngine(() => {
       const b = await failing('b');
       const { balancer, url } = await front([a.url, b.url], { outlierDetection: { consecutiveFailures: 3, maxEjectionPercent: 50 } });
       const ejected: string[] = [];
-      balancer.on('ejected', (e) => ejected.push(e.route));
+      balancer.on('memberEjected', (e) => ejected.push(e.route));
       for (let i = 0; i < 12; i++) expect((await request(`${url}/`)).status).toBe(500);
       expect(ejected).toHaveLength(1); // the second would put 100% of the tier out
       const states = balancer.snapshot().members.map((m) => m.state).sort();
