@@ -1,49 +1,30 @@
 /**
- * The benchmark's back ends: plain `node:http` servers on 127.0.0.1:0 that answer every request
- * with the same small body, and count what they served and the connections they accepted, so a
- * run can show how load was spread and whether the proxy in front reused its connections.
+ * The benchmark's back ends: `count` child processes running backend.mjs, each on its own
+ * 127.0.0.1 port, so their CPU is not the bench's and no front end shares a process with them.
  */
-import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startChild } from './child.mjs';
 
-/** The fixed response body: small, so the figures measure the proxy path rather than bytes. */
-export const BODY = Buffer.from('ok: proxy-balancer bench back end, fixed 64-byte body ........\n');
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 /**
- * Starts `count` back ends. Each has `url`, `hits` and `connections` (requests served and
- * connections accepted; the caller resets them between runs) and `close()`.
+ * Starts `count` back ends. Each has `pid`, `port`, `url`, `stats({ reset })` (requests served and
+ * connections accepted since the last reset) and `close()`.
  */
-export async function startBackends(count) {
+export async function startBackends(count, track) {
   const backends = [];
-  for (let i = 0; i < count; i++) backends.push(await startBackend());
-  return backends;
-}
-
-async function startBackend() {
-  const backend = { url: '', hits: 0, connections: 0, close: undefined };
-  const server = http.createServer((req, res) => {
-    backend.hits++;
-    req.resume();
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': BODY.length });
-    res.end(BODY);
-  });
-  // Longer than any pause between runs, so an idle keep-alive socket is never closed under a proxy
-  // that is about to reuse it (that race would show up as a spurious error).
-  server.keepAliveTimeout = 120_000;
-  const sockets = new Set();
-  server.on('connection', (socket) => {
-    backend.connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  backend.url = `http://127.0.0.1:${server.address().port}`;
-  backend.close = () =>
-    new Promise((resolve) => {
-      server.close(() => resolve());
-      for (const socket of sockets) socket.destroy();
+  for (let i = 0; i < count; i++) {
+    const child = await startChild(path.join(here, 'backend.mjs'), [], { track });
+    const { port } = child.first;
+    backends.push({
+      pid: child.pid,
+      port,
+      url: `http://127.0.0.1:${port}`,
+      stats: ({ reset = false } = {}) => child.request({ cmd: 'stats', reset }, 5_000),
+      close: () => child.stop({ cmd: 'close' }),
+      kill: () => child.kill(),
     });
-  return backend;
+  }
+  return backends;
 }

@@ -6,20 +6,29 @@ import { fork } from 'node:child_process';
 
 /**
  * Forks `modulePath` with `args` and `execArgv`, and waits (at most `timeoutMs`) for its first
- * message. Returns `{ pid, first, request(message, timeoutMs), stop(message, timeoutMs), kill() }`.
+ * message; a child that does not send one in time is killed. `track(child)` is called at once with
+ * the ChildProcess, so the caller can end it whatever happens. Returns
+ * `{ pid, first, request(message, timeoutMs), stop(message, timeoutMs), kill() }`.
  */
-export async function startChild(modulePath, args, { execArgv = [], timeoutMs = 10_000 } = {}) {
+export async function startChild(modulePath, args, { execArgv = [], timeoutMs = 10_000, track } = {}) {
   const child = fork(modulePath, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  track?.(child);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let nextId = 1;
-  const first = await withTimeout(
-    new Promise((resolve, reject) => {
-      child.once('message', resolve);
-      child.once('exit', (code) => reject(new Error(`${modulePath} exited with code ${code} before it was ready`)));
-    }),
-    timeoutMs,
-    `${modulePath} did not start`,
-  );
+  let first;
+  try {
+    first = await withTimeout(
+      new Promise((resolve, reject) => {
+        child.once('message', resolve);
+        child.once('exit', (code) => reject(new Error(`${modulePath} exited with code ${code} before it was ready`)));
+      }),
+      timeoutMs,
+      `${modulePath} did not start`,
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
   return {
     pid: child.pid,
     first,

@@ -1,94 +1,169 @@
 /**
- * A front end under test, run in its own process so each has its own heap and CPU profile:
- * `node front.mjs <balancer|bare> <memberUrl>...`. It listens on 127.0.0.1:0, reports
- * `{ port }` over IPC and answers, each with `{ id, result }`:
- * - `{ cmd: 'cpu' }`: its `process.cpuUsage()`, so the bench can report CPU time per request,
- *   which other load on the machine disturbs less than requests/s;
+ * A Node.js front end under test, run in its own process so each has its own heap, CPU time and
+ * CPU profile: `node front.mjs <kind> <json>` where json is `{ members: [url...], options? }`.
+ * It listens on 127.0.0.1:0, reports `{ port }` over IPC (or `{ error, code, path }` when it could
+ * not start) and answers, each with `{ id, result }`:
  * - `{ cmd: 'profile-start' }` and `{ cmd: 'profile-stop', file }`: a V8 CPU profile of exactly
  *   one measured run, written to `file`;
  * - `{ cmd: 'close' }`: closes and exits.
  *
- * - `balancer`: `createBalancer` from the built package (../../dist/index.js), strategy byrequests,
+ * Kinds:
+ * - `balancer`: `createBalancer({ members, ...options })` from the built package (../../dist/index.js),
  *   mounted with `http.createServer`.
- * - `bare`: http-proxy-3's ProxyServer alone, targets alternating, at its cheapest: targets parsed
- *   once (a string target costs a `new URL` per request), and a keep-alive `http.Agent` per target
- *   (without one it sends `Connection: close` upstream) set up as the balancer's engine sets up its
- *   own, so the comparison measures code, not agent settings.
+ * - `http-proxy-3`: http-proxy-3's ProxyServer alone, members alternating, at its cheapest: targets
+ *   parsed once (a string target costs a `new URL` per request) and a keep-alive `http.Agent` per
+ *   member (without one it sends `Connection: close` upstream).
+ * - `undici`: one `undici.Pool` per member, members alternating, each request sent with
+ *   `pool.dispatch()` and the response streamed back by a small handler with backpressure: the
+ *   least a proxy on undici has to do, as a floor for an undici engine.
  */
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { Session } from 'node:inspector/promises';
 
-const [kind, ...memberUrls] = process.argv.slice(2);
-if (memberUrls.length === 0) throw new Error('usage: front.mjs <balancer|bare> <memberUrl>...');
+const [kind, json] = process.argv.slice(2);
+const { members, options = {} } = JSON.parse(json ?? '{}');
+if (!Array.isArray(members) || members.length === 0) throw new Error('usage: front.mjs <balancer|http-proxy-3|undici> {"members":[url...]}');
 
-let handler;
-let closeHandler = async () => {};
-if (kind === 'balancer') {
-  const { createBalancer } = await import('../../dist/index.js');
-  const balancer = createBalancer({ members: memberUrls.map((url) => ({ url })), strategy: 'byrequests' });
-  handler = balancer;
-  closeHandler = () => balancer.close();
-} else if (kind === 'bare') {
-  const { ProxyServer } = await import('http-proxy-3');
-  const proxy = new ProxyServer();
-  const targets = memberUrls.map((url) => ({ target: new URL(url), agent: new http.Agent({ keepAlive: true, scheduling: 'lifo' }) }));
-  let next = 0;
-  handler = (req, res) => {
-    const options = targets[next];
-    next = (next + 1) % targets.length;
-    proxy.web(req, res, options, () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-  };
-  closeHandler = async () => {
-    for (const t of targets) t.agent.destroy();
-  };
-} else {
-  throw new Error(`unknown front end kind ${JSON.stringify(kind)}`);
-}
+const fronts = {
+  async balancer() {
+    const { createBalancer } = await import('../../dist/index.js');
+    const balancer = createBalancer({ members: members.map((url, i) => ({ url, route: `b${i + 1}` })), ...options });
+    return { handler: balancer, close: () => balancer.close() };
+  },
 
-const server = http.createServer(handler);
-server.keepAliveTimeout = 120_000;
-await new Promise((resolve, reject) => {
-  server.once('error', reject);
-  server.listen(0, '127.0.0.1', resolve);
-});
-let session;
-const commands = {
-  cpu: async () => process.cpuUsage(),
-  'profile-start': async () => {
-    session ??= new Session();
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.setSamplingInterval', { interval: 100 }); // µs: fine enough for a 5 s run
-    await session.post('Profiler.start');
-    return true;
+  async 'http-proxy-3'() {
+    const { ProxyServer } = await import('http-proxy-3');
+    const proxy = new ProxyServer();
+    const targets = members.map((url) => ({ target: new URL(url), agent: new http.Agent({ keepAlive: true, scheduling: 'lifo' }) }));
+    let next = 0;
+    const handler = (req, res) => {
+      const target = targets[next];
+      next = (next + 1) % targets.length;
+      proxy.web(req, res, target, () => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end();
+      });
+    };
+    return { handler, close: async () => targets.forEach((t) => t.agent.destroy()) };
   },
-  'profile-stop': async ({ file }) => {
-    const { profile } = await session.post('Profiler.stop');
-    session.disconnect();
-    writeFileSync(file, JSON.stringify(profile));
-    return file;
-  },
-  close: async () => {
-    server.closeAllConnections();
-    server.close();
-    await closeHandler();
-    process.disconnect();
+
+  async undici() {
+    const { Pool } = await import('undici');
+    const pools = members.map((url) => new Pool(url, { keepAliveTimeout: 60_000 }));
+    let next = 0;
+    const handler = (req, res) => {
+      const pool = pools[next];
+      next = (next + 1) % pools.length;
+      const withBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      pool.dispatch({ path: req.url, method: req.method, headers: upstreamHeaders(req.headers), body: withBody ? req : null }, new Relay(req, res));
+    };
+    return { handler, close: () => Promise.all(pools.map((p) => p.destroy())) };
   },
 };
-process.on('message', async (message) => {
-  const command = commands[message?.cmd];
-  if (command === undefined) return;
-  try {
-    const result = await command(message);
-    if (process.connected) process.send({ id: message.id, result });
-  } catch (err) {
-    if (process.connected) process.send({ id: message.id, error: String(err?.stack ?? err) });
+
+// Connection-level fields are this hop's own (RFC 9110 7.6.1); undici refuses most of them anyway.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'expect']);
+
+function upstreamHeaders(headers) {
+  const out = {};
+  for (const name in headers) if (!HOP_BY_HOP.has(name)) out[name] = headers[name];
+  return out;
+}
+
+/** undici's dispatch handler for one request: the member's response streamed to `res`, with backpressure. */
+class Relay {
+  controller = undefined;
+
+  constructor(req, res) {
+    this.req = req;
+    this.res = res;
+    res.once('close', () => {
+      if (!res.writableFinished) this.controller?.abort(new Error('client went away'));
+    });
   }
-});
+
+  onRequestStart(controller) {
+    this.controller = controller;
+  }
+
+  onResponseStart(controller, statusCode, headers) {
+    if (statusCode < 200) return; // 1xx informational
+    const out = {};
+    for (const name in headers) if (!HOP_BY_HOP.has(name)) out[name] = headers[name];
+    this.res.writeHead(statusCode, out);
+  }
+
+  onResponseData(controller, chunk) {
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd() {
+    this.res.end();
+  }
+
+  onResponseError(_controller, _error) {
+    if (this.res.headersSent) this.res.destroy();
+    else {
+      this.res.writeHead(502, { 'content-length': 0 });
+      this.res.end();
+    }
+  }
+}
+
+const make = fronts[kind];
+if (make === undefined) throw new Error(`unknown front end kind ${JSON.stringify(kind)}`);
+let front;
+try {
+  front = await make();
+} catch (err) {
+  // Tell the bench why (a BalancerConfigError names the option) instead of dying silently.
+  process.send({ error: String(err?.message ?? err), name: err?.name, code: err?.code, path: err?.path }, () => process.exit(1));
+}
+if (front !== undefined) {
+  const server = http.createServer(front.handler);
+  server.keepAliveTimeout = 120_000;
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  let session;
+  const commands = {
+    'profile-start': async () => {
+      session ??= new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 100 }); // µs: fine enough for a few seconds
+      await session.post('Profiler.start');
+      return true;
+    },
+    'profile-stop': async ({ file }) => {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      writeFileSync(file, JSON.stringify(profile));
+      return file;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await front.close();
+      process.disconnect();
+    },
+  };
+  process.on('message', async (message) => {
+    const command = commands[message?.cmd];
+    if (command === undefined) return;
+    try {
+      const result = await command(message);
+      if (process.connected) process.send({ id: message.id, result });
+    } catch (err) {
+      if (process.connected) process.send({ id: message.id, error: String(err?.stack ?? err) });
+    }
+  });
+  process.send({ port: server.address().port });
+}
 // Never outlive the bench: when the channel to it closes, so does this process.
 process.on('disconnect', () => process.exit(0));
-process.send({ port: server.address().port });

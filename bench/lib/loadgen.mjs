@@ -1,7 +1,8 @@
 /**
- * The load generator, run in its own child process for every target alike: autocannon with
- * keep-alive connections, driven over IPC. `{ cmd: 'run', id, url, connections, durationSec,
- * maxRequests }` answers `{ id, result }`; `{ cmd: 'exit' }` ends the process.
+ * The fallback load generator when wrk is not installed: autocannon with keep-alive connections in
+ * its own child process, driven over IPC. `{ cmd: 'run', id, url, connections, durationSec,
+ * maxRequests, headerSets }` answers `{ id, result }`; `{ cmd: 'exit' }` ends the process.
+ * `headerSets` with several entries sends them in turn (autocannon's `requests` cycle).
  *
  * Latency is taken from autocannon's per-response event into a 10 µs histogram, because
  * autocannon's own histogram keeps whole milliseconds, too coarse for a loopback p99.
@@ -37,26 +38,24 @@ class LatencyHistogram {
   }
 }
 
-function run({ url, connections, durationSec, maxRequests }) {
+function run({ url, connections, durationSec, maxRequests, headerSets = [] }) {
   return new Promise((resolve, reject) => {
     const histogram = new LatencyHistogram();
-    const instance = autocannon(
-      { url, connections, pipelining: 1, duration: durationSec, maxOverallRequests: maxRequests, timeout: 10 },
-      (err, result) => {
-        if (err) return reject(err);
-        resolve({
-          requests: result.requests.total,
-          durationSec: result.duration,
-          requestsPerSec: result.requests.total / result.duration,
-          p50Ms: histogram.percentile(50),
-          p99Ms: histogram.percentile(99),
-          ok: result['2xx'],
-          non2xx: result.non2xx,
-          errors: result.errors,
-          timeouts: result.timeouts,
-        });
-      },
-    );
+    const options = { url, connections, pipelining: 1, duration: durationSec, maxOverallRequests: maxRequests, timeout: 10 };
+    if (headerSets.length === 1) options.headers = headerSets[0];
+    if (headerSets.length > 1) options.requests = headerSets.map((headers) => ({ headers }));
+    const instance = autocannon(options, (err, result) => {
+      if (err) return reject(err);
+      resolve({
+        requests: result.requests.total,
+        durationSec: result.duration,
+        requestsPerSec: result.requests.total / result.duration,
+        p50Ms: histogram.percentile(50),
+        p99Ms: histogram.percentile(99),
+        errors: result.errors + result.timeouts,
+        non2xx: result.non2xx,
+      });
+    });
     instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
       if (statusCode >= 200 && statusCode < 300) histogram.record(responseTimeMs);
     });
