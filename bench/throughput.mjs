@@ -71,6 +71,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 function abort(message, code) {
   if (stopping) process.exit(code); // a second signal: no more waiting
   stopping = true;
+  process.exitCode = code;
   console.error(`\nbench: ${message}`);
   // Servers' masters stop their own workers on SIGTERM; the exit handler kills whatever is left.
   for (const [pid, { group }] of started) if (alive(pid)) (group ? process.kill(pid, 'SIGTERM') : signalTree(pid, 'SIGTERM'));
@@ -162,8 +163,10 @@ try {
   for (const b of backends) await b.close();
 } catch (err) {
   exitCode = 1;
-  console.error(`bench: ${err?.stack ?? err}`);
+  if (!stopping) console.error(`bench: ${err?.stack ?? err}`);
 }
+// Interrupted: abort() ends the process once everything is stopped; no report from a cut run.
+if (stopping) await new Promise(() => {});
 machine.loadAverageAtEnd = os.loadavg()[0];
 
 const report = buildReport();
@@ -188,7 +191,7 @@ async function runRow(row, members) {
     front = await startFront(row, members);
   } catch (err) {
     exitCode = 1;
-    console.error(`bench: ${row.name}: could not start: ${err?.message ?? err}`);
+    if (!stopping) console.error(`bench: ${row.name}: could not start: ${err?.message ?? err}`);
     return undefined;
   }
   const figures = {};
@@ -307,7 +310,7 @@ function probeEngines(names) {
   for (const engine of names) {
     try {
       const balancer = createBalancer({ members: [{ url: 'http://127.0.0.1:9' }], engine });
-      void balancer.close();
+      Promise.resolve(balancer.close()).catch(() => {});
       run.push(engine);
     } catch (err) {
       const aboutEngine = err?.name === 'BalancerConfigError' && (err.path === 'engine' || /\bengine\b/.test(err.message));
