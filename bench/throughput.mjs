@@ -103,7 +103,8 @@ if (options.list) {
 }
 const rows = allRows.filter((row) => options.only === undefined || options.only.some((p) => matches(row.name, p)));
 if (rows.length === 0) {
-  console.error(`bench: --only ${options.only.join(',')} matches no row; --list shows them`);
+  const missing = Object.entries(servers).filter(([, found]) => found.missing).map(([name]) => name);
+  console.error(`bench: --only ${options.only.join(',')} matches no row; --list shows them${missing.length > 0 ? ` (not installed: ${missing.join(', ')}; ${INSTALL_HINT})` : ''}`);
   process.exit(64);
 }
 
@@ -201,7 +202,7 @@ async function runRow(row, members) {
       const url = `${front.url}/${size}`;
       assertLoopback(url);
       const run = { url, connections: options.connections, headerSets: row.headerSets };
-      await loadgen.run({ ...run, durationSec: options.warmupSec });
+      if (options.warmupSec > 0) await loadgen.run({ ...run, durationSec: options.warmupSec });
       await Promise.all(backends.map((b) => b.stats({ reset: true })));
       if (front.profile) await front.profile.start();
       const cpuBefore = front.pid === undefined ? undefined : treeCpuMicros(front.pid);
