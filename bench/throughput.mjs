@@ -272,7 +272,7 @@ async function startFront(row, members) {
 function buildRows(engineSupport, found) {
   const list = [
     { name: 'direct', kind: 'direct', label: 'no front end: the load generator straight to back end 1 (one back end, not round robin)' },
-    { name: 'undici', kind: 'node', front: 'undici', label: 'bare undici: node:http front end, one undici.Pool per back end, round robin, pool.dispatch() with a streaming handler' },
+    { name: 'undici', kind: 'node', front: 'undici', label: 'bare undici: node:http front end, one undici.Pool per back end, round robin, pool.dispatch() with a streaming handler (raw-header callbacks)' },
     { name: 'http-proxy-3', kind: 'node', front: 'http-proxy-3', label: 'bare http-proxy-3: ProxyServer.web with a keep-alive http.Agent per back end, round robin' },
   ];
   for (const engine of engineSupport.run) {
