@@ -92,6 +92,8 @@ function locate(frame) {
     if (name === '(garbage collector)') return { category: 'gc', label: name, library: false };
     return { category: 'vm', label: name, library: false }; // (program), (root), native builtins
   }
+  // WebAssembly (undici's llhttp parser): charged to the library frame that called it.
+  if (url.startsWith('wasm://')) return { category: 'wasm', label: `${name} ${url}`, library: false };
   const file = url.startsWith('file://') ? fileURLToPath(url) : url;
   const line = frame.lineNumber + 1;
   if (/[\\/]dist[\\/]index\.c?js$/.test(file)) {
