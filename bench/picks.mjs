@@ -145,7 +145,7 @@ if (options.json) {
     console.log(textTable(headers, rows));
   };
   table('ns per pick (pool.select + strategy.pick, as the request path picks)', 'pickNs', () => 0);
-  table('ns per request (the pick plus pool.begin/finish and the strategy\'s requestStart/requestEnd)', 'requestNs', () => 0);
+  table("ns per request (the pick plus pool.begin/finish and the strategy's requestStart/requestEnd)", 'requestNs', () => 0);
   table('ms to create a balancer (createBalancer, median of up to 5)', 'createMs', (v) => (v < 10 ? 2 : 0));
   console.log('\nall figures are CPU time of this process (user + system), not wall time');
 }
@@ -166,7 +166,9 @@ function parseArgs(argv) {
       parsed.ms = Number(value);
       i++;
     } else {
-      console.error(`bench: unknown argument ${arg}\nusage: node bench/picks.mjs [--sizes 2,100,1000,10000] [--strategies byrequests,...] [--ms 10..5000] [--json]`);
+      console.error(
+        `bench: unknown argument ${arg}\nusage: node bench/picks.mjs [--sizes 2,100,1000,10000] [--strategies byrequests,...] [--ms 10..5000] [--json]`,
+      );
       process.exit(64);
     }
   }

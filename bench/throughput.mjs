@@ -74,7 +74,11 @@ function abort(message, code) {
   process.exitCode = code;
   console.error(`\nbench: ${message}`);
   // Servers' masters stop their own workers on SIGTERM; the exit handler kills whatever is left.
-  for (const [pid, { group }] of started) if (alive(pid)) (group ? process.kill(pid, 'SIGTERM') : signalTree(pid, 'SIGTERM'));
+  for (const [pid, { group }] of started) {
+    if (!alive(pid)) continue;
+    if (group) process.kill(pid, 'SIGTERM');
+    else signalTree(pid, 'SIGTERM');
+  }
   setTimeout(() => process.exit(code), 2_000).unref();
   // If every process is gone before the grace period, leave at once.
   const poll = setInterval(() => {
@@ -103,8 +107,12 @@ if (options.list) {
 }
 const rows = allRows.filter((row) => options.only === undefined || options.only.some((p) => matches(row.name, p)));
 if (rows.length === 0) {
-  const missing = Object.entries(servers).filter(([, found]) => found.missing).map(([name]) => name);
-  console.error(`bench: --only ${options.only.join(',')} matches no row; --list shows them${missing.length > 0 ? ` (not installed: ${missing.join(', ')}; ${INSTALL_HINT})` : ''}`);
+  const missing = Object.entries(servers)
+    .filter(([, found]) => found.missing)
+    .map(([name]) => name);
+  console.error(
+    `bench: --only ${options.only.join(',')} matches no row; --list shows them${missing.length > 0 ? ` (not installed: ${missing.join(', ')}; ${INSTALL_HINT})` : ''}`,
+  );
   process.exit(64);
 }
 
@@ -117,9 +125,13 @@ log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.kernel}; no
 for (const [name, v] of Object.entries(machine.versions)) log(`  ${name}: ${v ?? 'not installed'}`);
 log(`command: ${machine.command}`);
 const busy = machine.loadAverageAtStart > machine.cores / 4;
-log(`load average (1 min) at start: ${machine.loadAverageAtStart.toFixed(2)}${busy ? ' (machine busy: req/s and latency will be noisy; CPU µs/req is steadier; compare ratios within this run)' : ''}`);
+log(
+  `load average (1 min) at start: ${machine.loadAverageAtStart.toFixed(2)}${busy ? ' (machine busy: req/s and latency will be noisy; CPU µs/req is steadier; compare ratios within this run)' : ''}`,
+);
 log(`load generator: ${loadgenChoice.description}`);
-log(`${options.connections} keep-alive connections; per row and size ${options.warmupSec} s warm-up, then ${options.seconds} s measured; body sizes ${options.sizes.map(sizeLabel).join(', ')}${options.rounds > 1 ? `; ${options.rounds} rounds, medians` : ''}`);
+log(
+  `${options.connections} keep-alive connections; per row and size ${options.warmupSec} s warm-up, then ${options.seconds} s measured; body sizes ${options.sizes.map(sizeLabel).join(', ')}${options.rounds > 1 ? `; ${options.rounds} rounds, medians` : ''}`,
+);
 for (const line of engines.notes) log(line);
 for (const [name, found] of Object.entries(servers)) {
   if (found.missing) log(`${name}: skipped, ${found.missing}. Install with: ${INSTALL_HINT} (or run the bench with --install)`);
@@ -247,7 +259,11 @@ async function startFront(row, members) {
     }
     return { url: `http://127.0.0.1:${port}`, pid: server.pid, stop: () => server.stop() };
   }
-  const child = await startChild(path.join(here, 'lib', 'front.mjs'), [row.front, JSON.stringify({ members: members.map((m) => `http://${m}`), options: row.options })], { track });
+  const child = await startChild(
+    path.join(here, 'lib', 'front.mjs'),
+    [row.front, JSON.stringify({ members: members.map((m) => `http://${m}`), options: row.options })],
+    { track },
+  );
   if (child.first.error !== undefined) {
     await child.stop({ cmd: 'close' }, 1_000);
     throw new Error(`${child.first.name ?? 'Error'}: ${child.first.error}`);
@@ -272,15 +288,31 @@ async function startFront(row, members) {
 function buildRows(engineSupport, found) {
   const list = [
     { name: 'direct', kind: 'direct', label: 'no front end: the load generator straight to back end 1 (one back end, not round robin)' },
-    { name: 'undici', kind: 'node', front: 'undici', label: 'bare undici: node:http front end, one undici.Pool per back end, round robin, pool.dispatch() with a streaming handler (raw-header callbacks)' },
-    { name: 'http-proxy-3', kind: 'node', front: 'http-proxy-3', label: 'bare http-proxy-3: ProxyServer.web with a keep-alive http.Agent per back end, round robin' },
+    {
+      name: 'undici',
+      kind: 'node',
+      front: 'undici',
+      label: 'bare undici: node:http front end, one undici.Pool per back end, round robin, pool.dispatch() with a streaming handler (raw-header callbacks)',
+    },
+    {
+      name: 'http-proxy-3',
+      kind: 'node',
+      front: 'http-proxy-3',
+      label: 'bare http-proxy-3: ProxyServer.web with a keep-alive http.Agent per back end, round robin',
+    },
   ];
   for (const engine of engineSupport.run) {
     const engineOption = engineSupport.known ? { engine } : {};
     const suffix = engineSupport.known ? '' : ' (no engine option yet: the default engine)';
     for (const strategy of STRATEGIES) {
       const note = strategy === 'hash' ? ' (key: client address; one client, so one member)' : '';
-      list.push({ name: `balancer:${engine}:${strategy}`, kind: 'node', front: 'balancer', options: { strategy, ...engineOption }, label: `this balancer, strategy ${strategy}, engine ${engine}${suffix}${note}` });
+      list.push({
+        name: `balancer:${engine}:${strategy}`,
+        kind: 'node',
+        front: 'balancer',
+        options: { strategy, ...engineOption },
+        label: `this balancer, strategy ${strategy}, engine ${engine}${suffix}${note}`,
+      });
     }
     list.push({
       name: `balancer:${engine}:sticky+hc`,
@@ -403,7 +435,23 @@ function buildReport() {
 
 /** Per size: the rows' figures and their ratios to Apache and to direct. */
 function comparisonTables(report) {
-  const headers = ['row', 'req/s', '/apache', '/direct', 'p50 ms', '/apache', '/direct', 'p99 ms', '/apache', '/direct', 'CPU µs/req', '/apache', 'RSS MiB', '/apache', 'b1/b2 %'];
+  const headers = [
+    'row',
+    'req/s',
+    '/apache',
+    '/direct',
+    'p50 ms',
+    '/apache',
+    '/direct',
+    'p99 ms',
+    '/apache',
+    '/direct',
+    'CPU µs/req',
+    '/apache',
+    'RSS MiB',
+    '/apache',
+    'b1/b2 %',
+  ];
   return options.sizes.map((size) => {
     const apache = report.results.apache?.[size];
     const direct = report.results.direct?.[size];
@@ -442,7 +490,9 @@ function engineOverheadLines(report) {
       const b = report.results[`balancer:${engine}:byrequests`]?.[size];
       const base = report.results[bare]?.[size];
       if (b === undefined || base === undefined) continue;
-      lines.push(`balancer:${engine}:byrequests / bare ${bare}, ${sizeLabel(size)}: req/s ${ratio(b.requestsPerSec, base.requestsPerSec)}, CPU/req ${ratio(b.cpuUsPerRequest, base.cpuUsPerRequest)}, p99 ${ratio(b.p99Ms, base.p99Ms)}`);
+      lines.push(
+        `balancer:${engine}:byrequests / bare ${bare}, ${sizeLabel(size)}: req/s ${ratio(b.requestsPerSec, base.requestsPerSec)}, CPU/req ${ratio(b.cpuUsPerRequest, base.cpuUsPerRequest)}, p99 ${ratio(b.p99Ms, base.p99Ms)}`,
+      );
     }
   }
   return lines;
@@ -457,7 +507,9 @@ function textReport(report) {
   if (overhead.length > 0) out.push(...overhead, '');
   out.push('rows:', ...report.rows.map((r) => `  ${r.name.padEnd(32)} ${r.label}`));
   out.push('', `load generator: ${report.loadGenerator}`);
-  out.push('CPU: user + system time of the front end and all its processes during the measured window / requests completed; RSS: peak of samples every 250 ms, summed over its processes');
+  out.push(
+    'CPU: user + system time of the front end and all its processes during the measured window / requests completed; RSS: peak of samples every 250 ms, summed over its processes',
+  );
   out.push(`load average (1 min) at end: ${report.machine.loadAverageAtEnd.toFixed(2)}`);
   return out.join('\n');
 }
@@ -466,7 +518,9 @@ function markdownReport(report) {
   const m = report.machine;
   const out = [
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.kernel}, Node ${m.node}.`,
-    `Servers: ${Object.entries(m.versions).map(([k, v]) => `${k}: ${v ?? 'not installed'}`).join('; ')}.`,
+    `Servers: ${Object.entries(m.versions)
+      .map(([k, v]) => `${k}: ${v ?? 'not installed'}`)
+      .join('; ')}.`,
     `Command: \`${m.command}\`. Load generator: ${report.loadGenerator}.`,
     `Settings: ${report.settings.connections} connections, ${report.settings.warmupSec} s warm-up and ${report.settings.seconds} s measured per row and size${report.settings.rounds > 1 ? `, ${report.settings.rounds} rounds (rotating order; medians)` : ''}. Load average (1 min) ${m.loadAverageAtStart.toFixed(2)} at start, ${m.loadAverageAtEnd.toFixed(2)} at end.`,
     ...report.notes.map((n) => `Note: ${n}.`),
@@ -532,7 +586,13 @@ function freePort() {
 }
 
 function matches(name, pattern) {
-  if (pattern.includes('*')) return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(name);
+  if (pattern.includes('*'))
+    return new RegExp(
+      `^${pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    ).test(name);
   return name === pattern || name.startsWith(`${pattern}:`);
 }
 
@@ -578,7 +638,12 @@ function parseArgs(argv) {
     process.exit(64);
   };
   const flags = { '--list': 'list', '--profile': 'profile', '--json': 'json', '--keep-temp': 'keepTemp', '--install': 'install' };
-  const numeric = { '--seconds': ['seconds', 1, 60], '--warmup': ['warmupSec', 0, 30], '--connections': ['connections', 1, 1000], '--rounds': ['rounds', 1, 9] };
+  const numeric = {
+    '--seconds': ['seconds', 1, 60],
+    '--warmup': ['warmupSec', 0, 30],
+    '--connections': ['connections', 1, 1000],
+    '--rounds': ['rounds', 1, 9],
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') usage();

@@ -52,7 +52,10 @@ export function findBinary(...names) {
 export function versionLine(binary, args) {
   const result = spawnSync(binary, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5_000 });
   const text = `${result.stdout ?? ''}${result.stderr ?? ''}`;
-  return text.split('\n').find((l) => l.trim() !== '')?.trim();
+  return text
+    .split('\n')
+    .find((l) => l.trim() !== '')
+    ?.trim();
 }
 
 /** The user workers run as when the bench runs as root (servers refuse or should not serve as root). */
@@ -64,7 +67,10 @@ function workerUser() {
       const line = passwd.split('\n').find((l) => l.startsWith(`${user}:`));
       if (line === undefined) continue;
       const gid = line.split(':')[3];
-      const group = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[2] === gid)?.split(':')[0];
+      const group = readFileSync('/etc/group', 'utf8')
+        .split('\n')
+        .find((l) => l.split(':')[2] === gid)
+        ?.split(':')[0];
       return { user, group: group ?? user };
     }
   } catch {
@@ -199,7 +205,8 @@ export const SERVERS = {
       const binary = findBinary('apache2', 'httpd');
       if (binary === undefined) return { missing: 'apache2 (or httpd) not found' };
       const modulesDir = APACHE_MODULE_DIRS.find((d) => APACHE_MODULES.every(([, file]) => existsSync(path.join(d, file))));
-      if (modulesDir === undefined) return { missing: `Apache modules (${APACHE_MODULES.map(([, f]) => f).join(', ')}) not found in ${APACHE_MODULE_DIRS.join(', ')}` };
+      const files = APACHE_MODULES.map(([, file]) => file).join(', ');
+      if (modulesDir === undefined) return { missing: `Apache modules (${files}) not found in ${APACHE_MODULE_DIRS.join(', ')}` };
       return { binary, modulesDir, version: versionLine(binary, ['-v']) };
     },
     write({ dir, port, members, found }) {

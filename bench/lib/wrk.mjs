@@ -14,7 +14,10 @@ export function wrkScript(headerSets = []) {
   const lines = [];
   if (headerSets.length > 1) {
     lines.push('local sets = {');
-    for (const set of headerSets) lines.push(`  { ${Object.entries(set).map(([k, v]) => `[${luaString(k)}] = ${luaString(v)}`).join(', ')} },`);
+    for (const set of headerSets) {
+      const fields = Object.entries(set).map(([k, v]) => `[${luaString(k)}] = ${luaString(v)}`);
+      lines.push(`  { ${fields.join(', ')} },`);
+    }
     lines.push('}');
     lines.push('local requests = {}');
     lines.push('local n = 0');
@@ -28,7 +31,9 @@ export function wrkScript(headerSets = []) {
   }
   lines.push('done = function(summary, latency, requests)');
   lines.push('  local e = summary.errors');
-  lines.push(`  io.write(string.format('${MARK}{"requests":%d,"durationUs":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50Us":%d,"p99Us":%d,"maxUs":%d}\\n',`);
+  lines.push(
+    `  io.write(string.format('${MARK}{"requests":%d,"durationUs":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50Us":%d,"p99Us":%d,"maxUs":%d}\\n',`,
+  );
   lines.push('    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,');
   lines.push('    latency:percentile(50), latency:percentile(99), latency.max))');
   lines.push('end');
@@ -36,7 +41,10 @@ export function wrkScript(headerSets = []) {
 }
 
 function luaString(text) {
-  return `"${String(text).replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
+  const escaped = String(text)
+    .replace(/[\\"]/g, (c) => `\\${c}`)
+    .replace(/\n/g, '\\n');
+  return `"${escaped}"`;
 }
 
 /**
