@@ -36,7 +36,6 @@ export class PassiveHealth {
           return this.#failed(member, `status ${outcome.status}`);
         }
         if (outcome.status >= 500) return this.#failed(member, `status ${outcome.status}`);
-        member.consecutiveFailures = 0;
         pool.markSuccess(member);
         return false;
       case 'client-abort':
@@ -62,18 +61,14 @@ export class PassiveHealth {
 
   #failed(member: Member, reason: string): true {
     const outlier = this.#config.outlierDetection;
-    member.consecutiveFailures++;
-    if (outlier === undefined || member.consecutiveFailures < outlier.consecutiveFailures || member.errorSince !== 0) return true;
     const pool = this.#pool;
+    const failures = pool.noteFailure(member);
+    if (outlier === undefined || failures < outlier.consecutiveFailures || member.errorSince !== 0) return true;
     const now = Date.now();
     const base = pool.retryMsOf(member);
-    if (member.ejections > 0 && now - member.lastEjectionEnd > FORGIVE_AFTER_EJECTIONS * Math.max(base, 1)) member.ejections = 0;
+    if (member.ejections > 0 && now - member.lastEjectionEnd > FORGIVE_AFTER_EJECTIONS * Math.max(base, 1)) pool.forgiveEjections(member);
     const durationMs = Math.min(outlier.maxEjectionMs, base * 2 ** member.ejections);
-    if (pool.eject(member, `${member.consecutiveFailures} consecutive failures, last: ${reason}`, durationMs, outlier.maxEjectionPercent)) {
-      member.ejections++;
-      member.lastEjectionEnd = now + durationMs;
-      member.consecutiveFailures = 0;
-    }
+    pool.eject(member, `${failures} consecutive failures, last: ${reason}`, durationMs, outlier.maxEjectionPercent);
     return true;
   }
 }

@@ -338,8 +338,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (failed) member.failures++;
   }
 
-  /** @internal The member answered; a member back from its error timer has recovered. */
+  /** @internal The member answered; its failures in a row end, and a member back from its error timer has recovered. */
   markSuccess(member: Member): void {
+    member.consecutiveFailures = 0;
     if (member.retries > 0 && member.errorSince === 0) {
       member.retries = 0;
       this.emit('memberRecovered', member, 'request succeeded after the retry timer');
@@ -363,6 +364,16 @@ export class Pool extends EventEmitter<PoolEvents> {
     return true;
   }
 
+  /** @internal The member failed once more (outlier detection); returns its failures in a row. */
+  noteFailure(member: Member): number {
+    return ++member.consecutiveFailures;
+  }
+
+  /** @internal A long healthy spell forgives the member's earlier ejections (the next one is short again). */
+  forgiveEjections(member: Member): void {
+    member.ejections = 0;
+  }
+
   /** The member's own error-state length. */
   retryMsOf(member: Member): number {
     return member.retryMs ?? this.#retryMs;
@@ -381,6 +392,9 @@ export class Pool extends EventEmitter<PoolEvents> {
       if (m.errorSince !== 0 || m.unhealthy) out++;
     }
     if ((out * 100) / size >= maxPercent) return false;
+    member.ejections++;
+    member.lastEjectionEnd = this.#now() + durationMs;
+    member.consecutiveFailures = 0;
     this.markError(member, reason, durationMs);
     this.emit('memberEjected', member, reason, durationMs);
     return true;
