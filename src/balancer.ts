@@ -25,16 +25,41 @@ export interface BalancerSnapshot {
   /** Every member, in configuration order. */
   members: MemberSnapshot[];
   /** The members' counters added up. */
-  totals: { requests: number; inFlight: number; failures: number; bytesSent: number; bytesReceived: number };
+  totals: SnapshotTotals;
   /** Requests the balancer is serving now, and retries among them. */
-  inFlight: { requests: number; retries: number };
+  inFlight: {
+    /** Client requests (and handshakes) in progress. */
+    requests: number;
+    /** Retry attempts in progress among them (what the retry budget counts). */
+    retries: number;
+  };
   /** Retries made, and retries refused by the budget, since the start. */
-  retries: { made: number; refusedByBudget: number };
+  retries: {
+    /** Retry attempts made. */
+    made: number;
+    /** Retries the budget refused. */
+    refusedByBudget: number;
+  };
   /** Active health check state per member (empty when health checks are off). */
   health: MemberHealth[];
 }
 
-type Listener<K extends keyof BalancerEvents> = (...args: BalancerEvents[K]) => void;
+/** The members' counters added up, in {@link BalancerSnapshot.totals}. */
+export interface SnapshotTotals {
+  /** Attempts sent to members. */
+  requests: number;
+  /** Attempts and tunnels open now. */
+  inFlight: number;
+  /** Attempts charged to members as failures. */
+  failures: number;
+  /** Request body bytes sent to members. */
+  bytesSent: number;
+  /** Response body bytes received from members. */
+  bytesReceived: number;
+}
+
+/** A listener of balancer event `K`. */
+export type Listener<K extends keyof BalancerEvents> = (...args: BalancerEvents[K]) => void;
 
 /**
  * A balancer: a request handler `(req, res, next?)` for Express, Connect or plain `node:http`,

@@ -83,7 +83,9 @@ export type EngineName = 'undici' | 'http-proxy-3';
 
 /** Which member a hook is called for (a pool `Member` is one). */
 export interface MemberRef {
+  /** The member's route. */
   readonly route: string;
+  /** The member's URL. */
   readonly url: URL;
 }
 

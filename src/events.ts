@@ -11,7 +11,9 @@ import type { FailureKind } from './proxy/outcome.js';
 
 /** A member-related event. */
 export interface MemberEvent {
+  /** The member's route. */
   route: string;
+  /** The member's URL. */
   url: string;
   /** Why it happened, in words. */
   reason: string;
@@ -21,14 +23,17 @@ export interface MemberEvent {
 export interface RetryEvent {
   /** The member whose attempt failed. */
   route: string;
+  /** How it failed: an error code or a failure kind. */
   reason: string;
   /** The attempt that failed, 1 for the first. */
   attempt: number;
+  /** The request's method. */
   method: string;
 }
 
 /** One finished request (or Upgrade handshake), for access logs and metrics. */
 export interface RequestEvent {
+  /** The request's method. */
   method: string;
   /** The request target as the balancer received it (after any mount path was stripped). */
   url: string;
@@ -52,6 +57,18 @@ export interface RequestEvent {
   client: string | undefined;
 }
 
+/** Every member was in error and all were cleared at once (Apache's forcerecovery). */
+export interface ForcedRecoveryEvent {
+  /** The routes of the members cleared. */
+  routes: string[];
+}
+
+/** An outlier ejection: the member is in error for `durationMs`. */
+export interface EjectionEvent extends MemberEvent {
+  /** How long the ejection lasts, in ms. */
+  durationMs: number;
+}
+
 /** Event names and their payloads. */
 export interface BalancerEvents {
   /** A member went into the error state (connect failure, failOnStatus, failOnTimeout). */
@@ -59,21 +76,24 @@ export interface BalancerEvents {
   /** A member came back: it served after its error timer ran out. */
   memberRecovered: [MemberEvent];
   /** Outlier detection ejected a member for `durationMs` (the pool's event of the same name). */
-  memberEjected: [MemberEvent & { durationMs: number }];
+  memberEjected: [EjectionEvent];
   /** @deprecated The old name of {@link BalancerEvents.memberEjected}, still emitted; listen to `memberEjected`. */
-  ejected: [MemberEvent & { durationMs: number }];
+  ejected: [EjectionEvent];
   /** Active health checks took a member out. */
   memberUnhealthy: [MemberEvent];
   /** Active health checks put a member back. */
   memberHealthy: [MemberEvent];
   /** Every member was in error; all were cleared (forceRecovery). */
-  forcedRecovery: [{ routes: string[] }];
+  forcedRecovery: [ForcedRecoveryEvent];
   /** A failed attempt is retried on another member. */
   retry: [RetryEvent];
   /** A retry was refused because the retry budget was spent. */
   retryBudgetExhausted: [RetryEvent];
+  /** A member was added to the pool. */
   memberAdded: [MemberEvent];
+  /** A member was removed from the pool. */
   memberRemoved: [MemberEvent];
+  /** A member's status, weight or state was changed (drain, enable, setWeight, ...). */
   memberChanged: [MemberEvent];
   /** A request is over (answered, cut or abandoned by its client): one event each. */
   request: [RequestEvent];

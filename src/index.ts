@@ -5,7 +5,7 @@
  * @packageDocumentation
  * @module proxy-balancer
  */
-export { createBalancer, type Balancer, type BalancerSnapshot } from './balancer.js';
+export { createBalancer, type Balancer, type BalancerSnapshot, type SnapshotTotals, type Listener } from './balancer.js';
 export { BalancerConfigError } from './validate.js';
 export { createManager, type Manager, type ManagerOptions } from './manage/manager.js';
 export { upgradeUnder, type UpgradeListener } from './mount.js';
@@ -15,14 +15,14 @@ export {
   type MemberStatus,
   type StrategyName,
 } from './config.js';
-export { Pool, type PoolEvents } from './pool/pool.js';
-export { Member, type MemberSnapshot, type MemberRole, type MemberAdmin, type MemberState } from './pool/member.js';
+export { Pool, type PoolEvents, type ChooseFn, type MemberRemoval, type RouteLookup } from './pool/pool.js';
+export { Member, type MemberSnapshot, type MemberRole, type MemberAdmin, type MemberState, type LastError } from './pool/member.js';
 export type { Strategy, PickContext, RequestEndInfo, MembersChange } from './strategies/strategy.js';
 export { ByRequests, ByTraffic, ByBusyness, RoundRobin, PowerOfTwoChoices, HashStrategy } from './strategies/index.js';
 export type { HealthCheckOptions, HealthCheckMethod, StatusCodeSpec } from './health/options.js';
 export type { MemberHealth } from './health/checker.js';
 export type { ProbeResult, ProbeErrorCode } from './health/probe.js';
-export type { BalancerEvents, MemberEvent, RetryEvent, RequestEvent } from './events.js';
+export type { BalancerEvents, MemberEvent, RetryEvent, RequestEvent, EjectionEvent, ForcedRecoveryEvent } from './events.js';
 export type { FailureKind } from './proxy/outcome.js';
 export type { EngineName, TlsOptions, ReverseOptions, ProxyRequestHook, ProxyResponseHook, MemberRef } from './config.js';
 export {

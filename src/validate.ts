@@ -18,6 +18,7 @@ export const MAX_TIMER_MS = 2_147_483_647;
 export class BalancerConfigError extends Error {
   /** Stable error code for programmatic checks. */
   readonly code = 'ERR_BALANCER_CONFIG';
+  /** Always `BalancerConfigError`. */
   override readonly name = 'BalancerConfigError';
   constructor(
     /** The option path, for example `members[1].weight`. */

@@ -20,6 +20,7 @@
 export class ApacheConfigError extends Error {
   /** Stable error code for programmatic checks. */
   readonly code = 'ERR_APACHE_CONFIG';
+  /** Always `ApacheConfigError`. */
   override readonly name = 'ApacheConfigError';
   constructor(
     /** The 1-based line the problem was found on. */

@@ -45,10 +45,13 @@ export type MemberOverrideFn = (member: Member) => HealthCheckOverride | false |
 
 /** Plain-JSON health check state of one member, as `balancer.snapshot().health` lists it. */
 export interface MemberHealth {
+  /** The member's route. */
   route: string;
+  /** How it is probed (`TCP`, or the HTTP method). */
   method: HealthCheckMethod;
   /** What is probed, for example `GET http://127.0.0.1:3001/health`. */
   target: string;
+  /** Time between probes, in ms. */
   intervalMs: number;
   /** Whether probes are scheduled: false while the member is disabled or stopped, and after close(). */
   probing: boolean;
@@ -60,6 +63,7 @@ export interface MemberHealth {
   consecutiveFails: number;
   /** Probes completed since the checker started. */
   probes: number;
+  /** The last probe's result, or null before the first. */
   lastProbe: ProbeResult | null;
 }
 

@@ -15,13 +15,19 @@ export type MemberState = 'ok' | 'error' | 'unhealthy' | 'disabled' | 'stopped' 
 
 /** Plain-JSON view of a member, as `snapshot()` returns it. */
 export interface MemberSnapshot {
+  /** The member's route: its name in sticky cookies and the pool API. */
   route: string;
+  /** The member URL. */
   url: string;
+  /** Apache's loadfactor, 1 to 100. */
   weight: number;
+  /** The tier: lower lbsets serve first. */
   lbset: number;
   /** The configured status: one of {@link MemberStatus}, or `active`. */
   status: MemberStatus | 'active';
+  /** How it takes part in its lbset: `active`, `standby` (hot standby) or `spare` (hot spare). */
   role: MemberRole;
+  /** What the operator allows: `enabled`, `disabled`, `drain` or `stopped`. */
   admin: MemberAdmin;
   /** Whether it takes new (unsticky) requests now, and if not, why. */
   state: MemberState;
@@ -29,23 +35,36 @@ export interface MemberSnapshot {
   stateSince: number;
   /** Epoch ms when an error state ends, or null when not in error. */
   errorUntil: number | null;
+  /** Attempts sent to the member since the start (retries and WebSocket handshakes included). */
   requests: number;
+  /** Attempts and open tunnels on the member now. */
   inFlight: number;
   /** Request body bytes sent to the member. */
   bytesSent: number;
   /** Response body bytes received from the member. */
   bytesReceived: number;
+  /** Attempts charged to the member as failures. */
   failures: number;
   /** Times the member was tried again after its error timer ran out, since it last served. */
   retries: number;
   /** The lbfactor in effect now (below weight x 100 during slow start). */
   effectiveLbfactor: number;
+  /** Failures in a row (outlier detection); a success resets it. */
   consecutiveFailures: number;
+  /** Outlier ejections so far (each doubles the next one's length). */
   ejections: number;
   /** Open Upgrade tunnels (WebSockets) on the member. */
   tunnels: number;
   /** Why the member last went into error or failed its health checks, and when (epoch ms); null if it never did. */
-  lastError: { reason: string; at: number } | null;
+  lastError: LastError | null;
+}
+
+/** Why a member last went into error or failed its health checks. */
+export interface LastError {
+  /** What happened, in words. */
+  reason: string;
+  /** When, in epoch ms. */
+  at: number;
 }
 
 /**
@@ -62,6 +81,7 @@ export class Member {
   weight: number;
   /** Apache's internal `lbfactor` at full weight: weight times 100, truncated, as mod_proxy keeps it. */
   fullLbfactor: number;
+  /** The tier (lbset): lower tiers serve first. */
   lbset: number;
   /** This member's error-state length, or undefined for the balancer's. */
   readonly retryMs: number | undefined;
@@ -71,7 +91,9 @@ export class Member {
   readonly healthCheck: HealthCheckOverride | false | undefined;
   /** This member's own TLS fields, over the balancer's (configuration only). */
   readonly tls: TlsOptions | undefined;
+  /** How it takes part in its lbset (Apache's H and R flags). */
   role: MemberRole;
+  /** What the operator allows (Apache's D, N and S flags). */
   admin: MemberAdmin;
   /** Epoch ms when the member entered error; 0 when not in error (Apache's E flag and error_time). */
   errorSince = 0;
@@ -81,9 +103,11 @@ export class Member {
   unhealthy = false;
   /** Set when the member is removed from the pool, so in-flight work can tell. */
   removed = false;
+  /** Epoch ms of the last state change. */
   stateSince: number;
   /** Slow start: epoch ms when the ramp began and ends; `rampUntil` 0 when at full weight. */
   rampSince = 0;
+  /** Slow start: epoch ms when the ramp ends; 0 when at full weight. */
   rampUntil = 0;
   /** Failures in a row (outlier detection); reset by a success. */
   consecutiveFailures = 0;
@@ -92,17 +116,24 @@ export class Member {
   /** Epoch ms of the last ejection's end, to forgive a member that stayed healthy. */
   lastEjectionEnd = 0;
   /** Why the member last went into error or failed its health checks (shown by the management page). */
-  lastError: { reason: string; at: number } | null = null;
+  lastError: LastError | null = null;
 
+  /** Attempts sent to the member since the start. */
   requests = 0;
+  /** Attempts and open tunnels on the member now. */
   inFlight = 0;
+  /** Request body bytes sent to the member. */
   bytesSent = 0;
+  /** Response body bytes received from the member. */
   bytesReceived = 0;
+  /** Attempts charged to the member as failures. */
   failures = 0;
+  /** Times the member was tried again after its error timer ran out, since it last served. */
   retries = 0;
 
   readonly #now: () => number;
 
+  /** @internal Members are made by the pool from validated options. */
   constructor(config: MemberConfig, now: () => number) {
     this.#now = now;
     this.url = config.url;
@@ -147,6 +178,7 @@ export class Member {
     return this.admin !== 'enabled' ? this.admin : this.role;
   }
 
+  /** Whether it takes new requests now, and if not, why. */
   get state(): MemberState {
     if (this.admin === 'disabled' || this.admin === 'stopped') return this.admin;
     if (this.errorSince !== 0) return 'error';
@@ -154,6 +186,7 @@ export class Member {
     return this.admin === 'drain' ? 'drain' : 'ok';
   }
 
+  /** Plain JSON of the member, as `snapshot()` lists it. */
   toJSON(): MemberSnapshot {
     return {
       route: this.route,

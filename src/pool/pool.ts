@@ -14,10 +14,26 @@ import type { Strategy } from '../strategies/strategy.js';
 import { BalancerConfigError, oneOf } from '../validate.js';
 import { Member, lbfactorOf, type MemberState } from './member.js';
 
+/** How a member is removed. */
+export interface MemberRemoval {
+  /** End its open Upgrade tunnels too (otherwise they live on). */
+  endTunnels: boolean;
+}
+
+/** A sticky route's member, for {@link Pool.findByRoute}. */
+export interface RouteLookup {
+  /** Whether a member has this route. */
+  found: boolean;
+  /** That member when it is usable, else undefined. */
+  member: Member | undefined;
+}
+
 /** Events of a {@link Pool}. */
 export interface PoolEvents {
+  /** A member was added. */
   memberAdded: [member: Member];
-  memberRemoved: [member: Member, removal: { endTunnels: boolean }];
+  /** A member was removed; `endTunnels` says whether its open tunnels are to be ended. */
+  memberRemoved: [member: Member, removal: MemberRemoval];
   /** A member's status, weight or state changed; `reason` says why. */
   memberChanged: [member: Member, reason: string];
   /** A member went into the error state. */
@@ -287,7 +303,7 @@ export class Pool extends EventEmitter<PoolEvents> {
    * usable after the retry check (a draining member is usable here: it keeps its sessions).
    * `found` tells a route that names an unusable member from one that names none.
    */
-  findByRoute(route: string): { found: boolean; member: Member | undefined } {
+  findByRoute(route: string): RouteLookup {
     const member = this.#byRoute.get(route);
     if (member === undefined) return { found: false, member: undefined };
     if (member.errorSince !== 0) this.#retryCheck(member, this.#now());

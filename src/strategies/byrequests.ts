@@ -10,6 +10,7 @@ import type { MembersChange, Strategy } from './strategy.js';
 
 export class ByRequests implements Strategy {
   readonly name: string = 'byrequests';
+  /** Apache's per-member lbstatus credit, kept here rather than in the member. */
   protected readonly lbstatus = new LbStatus();
 
   pick(candidates: readonly Member[]): Member | undefined {
