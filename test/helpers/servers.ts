@@ -83,18 +83,52 @@ export interface Reply {
   body: string;
 }
 
-/** One request with a fresh connection (no agent), so tests do not share sockets. */
-export function request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
+/** How one exchange ended for the client: a whole response, a cut one, or none at all. */
+export interface Exchange extends Reply {
+  /** True when the whole response arrived; false when the connection ended before that (or before any head: status 0). */
+  complete: boolean;
+  /** The client-side error of an exchange that did not complete, if Node reported one. */
+  error: Error | undefined;
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** Called when the response head arrives, before its body (to time a member's fault after it). */
+  onResponse?: () => void;
+}
+
+/**
+ * One request with a fresh connection (no agent), so tests do not share sockets. Never rejects:
+ * a response cut short or a connection that ended without one is an outcome like any other.
+ */
+export function exchange(url: string, options: RequestOptions = {}): Promise<Exchange> {
+  return new Promise((resolve) => {
+    let responded = false;
     const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      responded = true;
+      options.onResponse?.();
       const chunks: Buffer[] = [];
+      let error: Error | undefined;
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
+      res.on('error', (err) => (error = err)); // a cut response: reported by 'close' with complete false
+      res.on('close', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), complete: res.complete, error }),
+      );
     });
-    req.on('error', reject);
+    req.on('error', (error) => {
+      if (!responded) resolve({ status: 0, headers: {}, body: '', complete: false, error });
+    });
     req.end(options.body);
   });
+}
+
+/** One request with a fresh connection (no agent); rejects unless the whole response arrives. */
+export async function request(url: string, options: RequestOptions = {}): Promise<Reply> {
+  const { complete, error, ...reply } = await exchange(url, options);
+  if (!complete) throw error ?? new Error(`response cut short after ${reply.body.length} bytes`);
+  return reply;
 }
 
 function listen(server: http.Server): Promise<void> {

@@ -1,0 +1,287 @@
+/**
+ * The fault matrix: every way a member fails, crossed with GET, a small POST (kept, so replayable)
+ * and a POST over `retry.maxBodyBytes` (not kept), with byrequests and bybusyness, on every engine
+ * the balancer offers. Each row states what the client gets, the faulty member's state and
+ * failures afterwards, whether the healthy member served a retry, and that every in-flight counter
+ * is back at zero. docs/reliability.md shows the same table.
+ *
+ * The engines are the balancer's own list (ENGINE_NAMES), so a new engine is in the matrix by itself.
+ *
+ * Every row builds its own balancer over two members on loopback: the faulty one first (both
+ * strategies pick it first from a fresh start) and a healthy one that answers
+ * `good <method> <body bytes>`. Timeouts are a few hundred ms so that the rows that wait for one stay short.
+ */
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createBalancer, type Balancer, type BalancerOptions, type BalancerSnapshot, type MemberState } from '../../src/index.js';
+import { ENGINES } from '../helpers/engines.js';
+import { closedPort, exchange, startBackend, startFront, type Backend, type Exchange } from '../helpers/servers.js';
+import { startSwitchable } from '../helpers/switchable.js';
+
+const TIMEOUT_MS = 250;
+const IDLE_TIMEOUT_MS = 400;
+const MAX_BODY_BYTES = 1024;
+/** One chunk of the trickling member's body, sent six times, 60 ms apart. */
+const TRICKLE = 'trickle\n';
+
+/** The client's requests: a GET, a small POST kept for replay, a POST over the limit. */
+const REQUESTS = {
+  GET: { method: 'GET', body: undefined },
+  POST: { method: 'POST', body: 'order=1' },
+  'POST > maxBodyBytes': { method: 'POST', body: 'x'.repeat(4 * MAX_BODY_BYTES) },
+} as const;
+type RequestKind = keyof typeof REQUESTS;
+const REQUEST_KINDS = Object.keys(REQUESTS) as RequestKind[];
+
+/**
+ * What the client gets: `retried` is a 200 from the healthy member after the faulty one failed;
+ * `served` a whole 200 from the faulty member; `cut` a response whose head came and whose body
+ * was cut; a number is that status, whole, without any retry.
+ */
+type Answer = 'retried' | 'served' | 'cut' | 502 | 503 | 504;
+
+/** One row's expectation: the client's answer and the faulty member's state and failures after it. */
+interface Expected {
+  answer: Answer;
+  state: MemberState;
+  failures: number;
+}
+
+/** A faulty member as a row starts it. */
+interface FaultyMember {
+  url: string;
+  close(): Promise<void>;
+  /** Called when the client has the response head: a fault that must strike after it strikes here. */
+  afterHead?: () => void;
+}
+
+interface Fault {
+  name: string;
+  start(): Promise<FaultyMember>;
+  /** Balancer options of this row (failOnStatus). */
+  options?: Partial<BalancerOptions>;
+  /** GETs sent first, alternating faulty and healthy, so the request under test reuses a socket. */
+  warmUps?: number;
+  expected: Record<RequestKind, Expected>;
+}
+
+/** The same expectation for every request kind. */
+const always = (expected: Expected): Record<RequestKind, Expected> => ({ GET: expected, POST: expected, 'POST > maxBodyBytes': expected });
+
+/** A back end (from the shared helper) that reads the whole request, then runs `then` on it. */
+async function afterBody(name: string, then: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<FaultyMember> {
+  const backend = await startBackend(name, (req, res) => {
+    req.resume();
+    req.on('end', () => then(req, res));
+  });
+  return backend;
+}
+
+const FAULTS: Fault[] = [
+  {
+    name: 'refuses the connection',
+    start: async () => ({ url: `http://127.0.0.1:${await closedPort()}`, close: async () => {} }),
+    // No byte reached it: any method is retried, but only a kept body can be sent again.
+    expected: {
+      GET: { answer: 'retried', state: 'error', failures: 1 },
+      POST: { answer: 'retried', state: 'error', failures: 1 },
+      'POST > maxBodyBytes': { answer: 502, state: 'error', failures: 1 },
+    },
+  },
+  {
+    name: 'accepts, reads the request and resets before the head',
+    start: () => afterBody('reset-before-head', (req) => req.socket.resetAndDestroy()),
+    expected: {
+      GET: { answer: 'retried', state: 'ok', failures: 1 },
+      POST: { answer: 502, state: 'ok', failures: 1 },
+      'POST > maxBodyBytes': { answer: 502, state: 'ok', failures: 1 },
+    },
+  },
+  {
+    name: 'resets mid-head',
+    start: () => afterBody('reset-mid-head', (req) => req.socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/pl', () => req.socket.resetAndDestroy())),
+    expected: {
+      GET: { answer: 'retried', state: 'ok', failures: 1 },
+      POST: { answer: 502, state: 'ok', failures: 1 },
+      'POST > maxBodyBytes': { answer: 502, state: 'ok', failures: 1 },
+    },
+  },
+  {
+    name: 'resets mid-body',
+    start: async () => {
+      let held: http.IncomingMessage | undefined;
+      const member = await afterBody('reset-mid-body', (req, res) => {
+        held = req;
+        res.writeHead(200, { 'content-length': '1000' });
+        res.write('partial');
+      });
+      // Reset once the client has the head, so the cut always comes after the head.
+      return { ...member, afterHead: () => held?.socket.resetAndDestroy() };
+    },
+    expected: always({ answer: 'cut', state: 'ok', failures: 1 }),
+  },
+  {
+    name: 'hangs before the head',
+    start: () => afterBody('hang', () => {}),
+    expected: always({ answer: 504, state: 'ok', failures: 1 }),
+  },
+  {
+    name: 'trickles the body for longer than timeoutMs, never idle for idleTimeoutMs',
+    start: () =>
+      afterBody('trickle', (_req, res) => {
+        res.writeHead(200, { 'content-length': String(TRICKLE.length * 6) });
+        let sent = 0;
+        const next = (): void => {
+          res.write(TRICKLE);
+          if (++sent < 6) setTimeout(next, 60);
+          else res.end();
+        };
+        next();
+      }),
+    expected: always({ answer: 'served', state: 'ok', failures: 0 }),
+  },
+  {
+    name: 'sends a malformed status line (099)',
+    start: () => afterBody('status-099', (req) => req.socket.end('HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok')),
+    expected: always({ answer: 502, state: 'ok', failures: 1 }),
+  },
+  {
+    name: 'sends a control byte in the reason phrase',
+    start: () => afterBody('reason-ctl', (req) => req.socket.end('HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok')),
+    expected: always({ answer: 502, state: 'ok', failures: 1 }),
+  },
+  {
+    name: 'sends a 64 KiB header',
+    start: () =>
+      afterBody('big-header', (_req, res) => {
+        res.writeHead(200, { 'x-big': 'a'.repeat(64 * 1024) });
+        res.end('big');
+      }),
+    // Larger than Node's 16 KiB limit: no head comes out of it, as if the member had not answered.
+    expected: {
+      GET: { answer: 'retried', state: 'ok', failures: 1 },
+      POST: { answer: 502, state: 'ok', failures: 1 },
+      'POST > maxBodyBytes': { answer: 502, state: 'ok', failures: 1 },
+    },
+  },
+  {
+    name: 'closes a keep-alive socket just as it is reused',
+    start: async () => {
+      const served = new WeakSet<object>();
+      return startBackend('keep-alive-race', (req, res) => {
+        if (served.has(req.socket)) return void req.socket.destroy(); // the second request on a socket: close it unanswered
+        served.add(req.socket);
+        req.resume();
+        req.on('end', () => res.end('first'));
+      });
+    },
+    warmUps: 2,
+    // Not charged (Apache's "assume the backend is fine"); the GET is retried, the POST cannot be.
+    expected: {
+      GET: { answer: 'retried', state: 'ok', failures: 0 },
+      POST: { answer: 502, state: 'ok', failures: 0 },
+      'POST > maxBodyBytes': { answer: 502, state: 'ok', failures: 0 },
+    },
+  },
+  {
+    name: 'answers 503',
+    start: async () => (await startSwitchable('5xx', { status: 503, body: 'busy' })).backend,
+    expected: always({ answer: 503, state: 'ok', failures: 1 }),
+  },
+  {
+    name: 'answers 503, with failOnStatus: [503]',
+    start: async () => (await startSwitchable('5xx-fail', { status: 503, body: 'busy' })).backend,
+    options: { failOnStatus: [503] },
+    expected: always({ answer: 503, state: 'error', failures: 1 }),
+  },
+];
+const STRATEGIES = ['byrequests', 'bybusyness'] as const;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+/** The healthy member: answers `good <method> <body bytes>` once it has read the whole body. */
+async function healthyMember(): Promise<Backend> {
+  return startBackend('good', (req, res) => {
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    req.on('end', () => res.end(`good ${req.method} ${bytes}`));
+  });
+}
+
+/**
+ * The snapshot once the balancer has settled. It ends its counters in the turn in which it ends
+ * the response, but a client may see a cut before that turn is over; a bounded number of event-loop
+ * turns (not a clock) covers that without hiding a counter that never comes back.
+ */
+async function settled(balancer: Balancer): Promise<BalancerSnapshot> {
+  let snapshot = balancer.snapshot();
+  for (let turn = 0; turn < 50 && (snapshot.totals.inFlight !== 0 || snapshot.inFlight.requests !== 0); turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    snapshot = balancer.snapshot();
+  }
+  return snapshot;
+}
+
+/** What the client saw, in the table's terms. */
+function answerOf(reply: Exchange, good: string): Answer | number | string {
+  if (reply.status === 0) return `no response (${reply.error?.message ?? 'closed'})`;
+  if (!reply.complete) return reply.status === 200 ? 'cut' : `${reply.status} cut`;
+  if (reply.status === 200) return reply.body === good ? 'retried' : 'served';
+  return reply.status;
+}
+
+describe.each(ENGINES)('fault matrix on the %s engine', (engine) => {
+  describe.each(STRATEGIES)('%s', (strategy) => {
+    for (const fault of FAULTS) {
+      describe(`a member that ${fault.name}`, () => {
+        it.each(REQUEST_KINDS)('%s', async (kind) => {
+          const expected = fault.expected[kind];
+          const faulty = await fault.start();
+          cleanups.push(() => faulty.close());
+          const healthy = await healthyMember();
+          cleanups.push(() => healthy.close());
+          const balancer = createBalancer({
+            members: [{ url: faulty.url, route: 'faulty' }, { url: healthy.url, route: 'healthy' }],
+            strategy,
+            timeoutMs: TIMEOUT_MS,
+            connectTimeoutMs: TIMEOUT_MS,
+            idleTimeoutMs: IDLE_TIMEOUT_MS,
+            retry: { maxBodyBytes: MAX_BODY_BYTES },
+            engine,
+            ...fault.options,
+          });
+          const front = await startFront(balancer);
+          cleanups.push(async () => {
+            await front.close();
+            await balancer.close();
+          });
+
+          const warmUps = fault.warmUps ?? 0;
+          for (let i = 0; i < warmUps; i++) expect((await exchange(`${front.url}/warm-up`)).status).toBe(200);
+          const { method, body } = REQUESTS[kind];
+          const reply = await exchange(`${front.url}/under-test`, { method, body, onResponse: faulty.afterHead });
+          const goodBody = `good ${method} ${body?.length ?? 0}`;
+
+          expect(answerOf(reply, goodBody)).toBe(expected.answer);
+          if (expected.answer === 'served') expect(reply.body).toBe(TRICKLE.repeat(6));
+          if (expected.answer === 503) expect(reply.body).toBe('busy'); // the member's own 503, not the balancer's
+          const retried = expected.answer === 'retried' ? 1 : 0;
+          expect(healthy.received.filter((r) => r.url === '/under-test')).toHaveLength(retried);
+
+          const snapshot = await settled(balancer);
+          const [faultyAfter, healthyAfter] = snapshot.members;
+          expect({ state: faultyAfter!.state, failures: faultyAfter!.failures }).toEqual({ state: expected.state, failures: expected.failures });
+          expect(faultyAfter!.requests).toBe(1 + Math.ceil(warmUps / 2));
+          expect(healthyAfter!.failures).toBe(0);
+          expect(snapshot.retries.made).toBe(retried);
+          expect(snapshot.members.map((m) => m.inFlight)).toEqual([0, 0]);
+          expect(snapshot.totals.inFlight).toBe(0);
+          expect(snapshot.inFlight).toEqual({ requests: 0, retries: 0 });
+        });
+      });
+    }
+  });
+});
