@@ -2,21 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { normalizeOptions } from '../src/config.js';
 import { Pool } from '../src/pool/pool.js';
 import { PowerOfTwoChoices } from '../src/strategies/p2c.js';
+import { seeded } from './helpers/members.js';
 
 function pool(weights: number[], strategy: PowerOfTwoChoices): Pool {
   const members = weights.map((weight, i) => ({ url: `http://127.0.0.1:${2000 + i}`, route: `m${i}`, weight }));
   return new Pool(normalizeOptions({ members }).members, strategy, 60_000);
-}
-
-/** A repeatable pseudo-random sequence (mulberry32), so the picks are the same on every run. */
-function seeded(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('p2c (power of two choices)', () => {

@@ -53,3 +53,14 @@ export function sequence(pool: Pool, strategy: Strategy, n: number): string[] {
   for (let i = 0; i < n; i++) routes.push(pool.select((c) => strategy.pick(c, {}), undefined)?.route ?? '-');
   return routes;
 }
+
+/** A repeatable pseudo-random sequence (mulberry32), so the picks are the same on every run. */
+export function seeded(seed: number): () => number {
+  let t = seed >>> 0;
+  return () => {
+    t = (t + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(t ^ (t >>> 15), 1 | t);
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+}
