@@ -185,7 +185,7 @@ agent.destroy();
 stopChaos.abort();
 await Promise.all([killLoop, drainLoop]);
 let final = await front.request({ cmd: 'snapshot' }, 10_000);
-for (let i = 0; i < 50 && (final.snapshot.totals.inFlight !== 0 || final.snapshot.inFlight.requests !== 0); i++) {
+for (let i = 0; i < 50 && (final.totals.inFlight !== 0 || final.inFlight.requests !== 0); i++) {
   await sleep(100);
   final = await front.request({ cmd: 'snapshot' }, 10_000);
 }
@@ -196,10 +196,10 @@ for (const m of members) await m.kill();
 let exitCode = 0;
 if (done < options.requests) console.error(`soak: stopped by the ${options.maxSeconds} s bound after ${done} of ${options.requests} requests`);
 if (failures.size > 0) console.error(`soak: failures by kind: ${[...failures].map(([why, n]) => `${why} x${n}`).join(', ')}`);
-const { totals, inFlight, retries } = final.snapshot;
+const { totals, inFlight, retries } = final;
 console.error(
-  `soak: ${counts.kills} kills, ${counts.drains} drains, ${retries.made} retries, ${final.budgetRefusals} refused by the retry budget, ` +
-    `member requests ${final.snapshot.members.map((m) => `${m.route} ${m.requests}`).join(', ')}`,
+  `soak: engine ${options.engine ?? '(the default)'}, ${options.concurrency} connections, ${counts.kills} kills, ${counts.drains} drains, ${retries.made} retries, ${retries.refusedByBudget} refused by the retry budget, ` +
+    `member requests ${final.members.map((m) => `${m.route} ${m.requests}`).join(', ')}`,
 );
 if (totals.inFlight !== 0 || inFlight.requests !== 0 || inFlight.retries !== 0) {
   console.error(`soak: in-flight counters did not come back to zero: members ${totals.inFlight}, requests ${inFlight.requests}, retries ${inFlight.retries}`);

@@ -5,15 +5,13 @@
  * over IPC and answers, each with `{ id, result }`:
  * - `{ cmd: 'memory' }`: `heapUsed` and `rss` in bytes, after a forced full garbage collection;
  * - `{ cmd: 'pool', op, route }`: `balancer.pool[op](route)` for `drain` and `enable`;
- * - `{ cmd: 'snapshot' }`: `balancer.snapshot()`, and the retry budget refusals seen;
+ * - `{ cmd: 'snapshot' }`: `balancer.snapshot()`;
  * - `{ cmd: 'close' }`: closes the server and the balancer, then exits.
  */
 import http from 'node:http';
 
 const { createBalancer } = await import('../../dist/index.js');
 const balancer = createBalancer(JSON.parse(process.argv[2]));
-let budgetRefusals = 0;
-balancer.on('retryBudgetExhausted', () => budgetRefusals++);
 
 const server = http.createServer(balancer);
 server.keepAliveTimeout = 120_000;
@@ -36,7 +34,7 @@ const commands = {
     balancer.pool[op](route);
     return true;
   },
-  snapshot: async () => ({ snapshot: balancer.snapshot(), budgetRefusals }),
+  snapshot: async () => balancer.snapshot(),
   close: async () => {
     server.closeAllConnections();
     server.close();
