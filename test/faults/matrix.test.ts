@@ -1,9 +1,10 @@
 /**
  * The fault matrix: every way a member fails, crossed with GET, a small POST (kept, so replayable)
  * and a POST over `retry.maxBodyBytes` (not kept), with byrequests and bybusyness, on every engine
- * the balancer offers. Each row states what the client gets, the faulty member's state and
- * failures afterwards, whether the healthy member served a retry, and that every in-flight counter
- * is back at zero. docs/reliability.md shows the same table.
+ * the balancer offers. Each row states what the client gets, how the balancer classifies the
+ * faulty member's attempt, the member's state and failures afterwards, whether the healthy member
+ * served a retry, and that every in-flight counter is back at zero once the balancer's `request`
+ * event for it has come. docs/reliability.md shows the same table.
  *
  * The engines are the balancer's own list (ENGINE_NAMES), so a new engine is in the matrix by itself.
  *
@@ -13,7 +14,7 @@
  */
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBalancer, type Balancer, type BalancerOptions, type BalancerSnapshot, type MemberState } from '../../src/index.js';
+import { createBalancer, type BalancerOptions, type FailureKind, type MemberState, type RequestEvent } from '../../src/index.js';
 import { ENGINES } from '../helpers/engines.js';
 import { closedPort, exchange, startBackend, startFront, type Backend, type Exchange } from '../helpers/servers.js';
 import { startSwitchable } from '../helpers/switchable.js';
@@ -58,6 +59,8 @@ interface FaultyMember {
 interface Fault {
   name: string;
   start(): Promise<FaultyMember>;
+  /** How the balancer classifies the faulty member's attempt (the request event's `failure` unless a retry served it). */
+  failure: FailureKind | undefined;
   /** Balancer options of this row (failOnStatus). */
   options?: Partial<BalancerOptions>;
   /** GETs sent first, alternating faulty and healthy, so the request under test reuses a socket. */
@@ -80,6 +83,7 @@ async function afterBody(name: string, then: (req: http.IncomingMessage, res: ht
 const FAULTS: Fault[] = [
   {
     name: 'refuses the connection',
+    failure: 'connect',
     start: async () => ({ url: `http://127.0.0.1:${await closedPort()}`, close: async () => {} }),
     // No byte reached it: any method is retried, but only a kept body can be sent again.
     expected: {
@@ -90,6 +94,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'accepts, reads the request and resets before the head',
+    failure: 'no-response',
     start: () => afterBody('reset-before-head', (req) => req.socket.resetAndDestroy()),
     expected: {
       GET: { answer: 'retried', state: 'ok', failures: 1 },
@@ -99,6 +104,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'resets mid-head',
+    failure: 'no-response',
     start: () => afterBody('reset-mid-head', (req) => req.socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/pl', () => req.socket.resetAndDestroy())),
     expected: {
       GET: { answer: 'retried', state: 'ok', failures: 1 },
@@ -108,6 +114,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'resets mid-body',
+    failure: 'truncated',
     start: async () => {
       let held: http.IncomingMessage | undefined;
       const member = await afterBody('reset-mid-body', (req, res) => {
@@ -122,11 +129,13 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'hangs before the head',
+    failure: 'timeout',
     start: () => afterBody('hang', () => {}),
     expected: always({ answer: 504, state: 'ok', failures: 1 }),
   },
   {
     name: 'trickles the body for longer than timeoutMs, never idle for idleTimeoutMs',
+    failure: undefined,
     start: () =>
       afterBody('trickle', (_req, res) => {
         res.writeHead(200, { 'content-length': String(TRICKLE.length * 6) });
@@ -142,16 +151,19 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'sends a malformed status line (099)',
+    failure: 'bad-response',
     start: () => afterBody('status-099', (req) => req.socket.end('HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok')),
     expected: always({ answer: 502, state: 'ok', failures: 1 }),
   },
   {
     name: 'sends a control byte in the reason phrase',
+    failure: 'bad-response',
     start: () => afterBody('reason-ctl', (req) => req.socket.end('HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok')),
     expected: always({ answer: 502, state: 'ok', failures: 1 }),
   },
   {
     name: 'sends a 64 KiB header',
+    failure: 'no-response',
     start: () =>
       afterBody('big-header', (_req, res) => {
         res.writeHead(200, { 'x-big': 'a'.repeat(64 * 1024) });
@@ -166,6 +178,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'closes a keep-alive socket just as it is reused',
+    failure: 'no-response',
     start: async () => {
       const served = new WeakSet<object>();
       return startBackend('keep-alive-race', (req, res) => {
@@ -185,11 +198,13 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'answers 503',
+    failure: undefined,
     start: async () => (await startSwitchable('5xx', { status: 503, body: 'busy' })).backend,
     expected: always({ answer: 503, state: 'ok', failures: 1 }),
   },
   {
     name: 'answers 503, with failOnStatus: [503]',
+    failure: undefined,
     start: async () => (await startSwitchable('5xx-fail', { status: 503, body: 'busy' })).backend,
     options: { failOnStatus: [503] },
     expected: always({ answer: 503, state: 'error', failures: 1 }),
@@ -209,20 +224,6 @@ async function healthyMember(): Promise<Backend> {
     req.on('data', (chunk: Buffer) => (bytes += chunk.length));
     req.on('end', () => res.end(`good ${req.method} ${bytes}`));
   });
-}
-
-/**
- * The snapshot once the balancer has settled. It ends its counters in the turn in which it ends
- * the response, but a client may see a cut before that turn is over; a bounded number of event-loop
- * turns (not a clock) covers that without hiding a counter that never comes back.
- */
-async function settled(balancer: Balancer): Promise<BalancerSnapshot> {
-  let snapshot = balancer.snapshot();
-  for (let turn = 0; turn < 50 && (snapshot.totals.inFlight !== 0 || snapshot.inFlight.requests !== 0); turn++) {
-    await new Promise((resolve) => setImmediate(resolve));
-    snapshot = balancer.snapshot();
-  }
-  return snapshot;
 }
 
 /** What the client saw, in the table's terms. */
@@ -262,6 +263,8 @@ describe.each(ENGINES)('fault matrix on the %s engine', (engine) => {
           const warmUps = fault.warmUps ?? 0;
           for (let i = 0; i < warmUps; i++) expect((await exchange(`${front.url}/warm-up`)).status).toBe(200);
           const { method, body } = REQUESTS[kind];
+          // The balancer's event for the request under test comes once its counters are settled.
+          const finished = new Promise<RequestEvent>((resolve) => balancer.once('request', resolve));
           const reply = await exchange(`${front.url}/under-test`, { method, body, onResponse: faulty.afterHead });
           const goodBody = `good ${method} ${body?.length ?? 0}`;
 
@@ -271,7 +274,9 @@ describe.each(ENGINES)('fault matrix on the %s engine', (engine) => {
           const retried = expected.answer === 'retried' ? 1 : 0;
           expect(healthy.received.filter((r) => r.url === '/under-test')).toHaveLength(retried);
 
-          const snapshot = await settled(balancer);
+          const event = await finished;
+          expect(event).toMatchObject({ url: '/under-test', status: reply.status, attempts: 1 + retried, failure: retried ? undefined : fault.failure });
+          const snapshot = balancer.snapshot();
           const [faultyAfter, healthyAfter] = snapshot.members;
           expect({ state: faultyAfter!.state, failures: faultyAfter!.failures }).toEqual({ state: expected.state, failures: expected.failures });
           expect(faultyAfter!.requests).toBe(1 + Math.ceil(warmUps / 2));
