@@ -10,20 +10,26 @@
  *
  * Every row builds its own balancer over two members on loopback: the faulty one first (both
  * strategies pick it first from a fresh start) and a healthy one that answers
- * `good <method> <body bytes>`. Timeouts are a few hundred ms so that the rows that wait for one stay short.
+ * `good <method> <body bytes>`. The balancer's clock is faked (Date and the deadline sweep's
+ * setInterval; the sockets are real), so no deadline passes unless a row moves the clock: the rows
+ * that are about a deadline move it past that deadline at the right moment, and a loaded machine
+ * can neither make the others time out nor make a trickle look idle.
  */
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createBalancer, type BalancerOptions, type FailureKind, type MemberState, type RequestEvent } from '../../src/index.js';
 import { ENGINES } from '../helpers/engines.js';
 import { closedPort, exchange, startBackend, startFront, type Backend, type Exchange } from '../helpers/servers.js';
 import { startSwitchable } from '../helpers/switchable.js';
 
-const TIMEOUT_MS = 250;
-const IDLE_TIMEOUT_MS = 400;
+const TIMEOUT_MS = 1000;
+const IDLE_TIMEOUT_MS = 1000;
+/** The deadline sweep runs every tenth of the shortest timeout: a deadline fires up to this late. */
+const SWEEP_MS = 100;
 const MAX_BODY_BYTES = 1024;
-/** One chunk of the trickling member's body, sent six times, 60 ms apart. */
+/** One chunk of the trickling member's body, sent six times. */
 const TRICKLE = 'trickle\n';
+const TRICKLE_CHUNKS = 6;
 
 /** The client's requests: a GET, a small POST kept for replay, a POST over the limit. */
 const REQUESTS = {
@@ -48,12 +54,20 @@ interface Expected {
   failures: number;
 }
 
+/** What a row's client has received so far, for members that act on it. */
+interface ClientProgress {
+  /** Resolves once the client has at least `n` bytes of the response body. */
+  bodyBytes(n: number): Promise<void>;
+}
+
 /** A faulty member as a row starts it. */
 interface FaultyMember {
   url: string;
   close(): Promise<void>;
   /** Called when the client has the response head: a fault that must strike after it strikes here. */
   afterHead?: () => void;
+  /** Runs beside the request: moves the faked clock, and the member, at the right moments. */
+  drive?: (client: ClientProgress) => Promise<void>;
 }
 
 interface Fault {
@@ -78,6 +92,17 @@ async function afterBody(name: string, then: (req: http.IncomingMessage, res: ht
     req.on('end', () => then(req, res));
   });
   return backend;
+}
+
+/** Like {@link afterBody}, and `arrived` resolves with the response once the request is read. */
+async function awaitingBody(name: string, then: (res: http.ServerResponse) => void): Promise<FaultyMember & { arrived: Promise<http.ServerResponse> }> {
+  let arrive!: (res: http.ServerResponse) => void;
+  const arrived = new Promise<http.ServerResponse>((resolve) => (arrive = resolve));
+  const member = await afterBody(name, (_req, res) => {
+    then(res);
+    arrive(res);
+  });
+  return { ...member, arrived };
 }
 
 const FAULTS: Fault[] = [
@@ -130,23 +155,34 @@ const FAULTS: Fault[] = [
   {
     name: 'hangs before the head',
     failure: 'timeout',
-    start: () => afterBody('hang', () => {}),
+    start: async () => {
+      const member = await awaitingBody('hang', () => {});
+      // Once the member has the request, the clock passes timeoutMs.
+      return { ...member, drive: async () => void (await member.arrived, await vi.advanceTimersByTimeAsync(TIMEOUT_MS + SWEEP_MS)) };
+    },
     expected: always({ answer: 504, state: 'ok', failures: 1 }),
   },
   {
-    name: 'trickles the body for longer than timeoutMs, never idle for idleTimeoutMs',
+    name: 'trickles the body for longer than timeoutMs and idleTimeoutMs, never idle for idleTimeoutMs',
     failure: undefined,
-    start: () =>
-      afterBody('trickle', (_req, res) => {
-        res.writeHead(200, { 'content-length': String(TRICKLE.length * 6) });
-        let sent = 0;
-        const next = (): void => {
-          res.write(TRICKLE);
-          if (++sent < 6) setTimeout(next, 60);
-          else res.end();
-        };
-        next();
-      }),
+    start: async () => {
+      const member = await awaitingBody('trickle', (res) => {
+        res.writeHead(200, { 'content-length': String(TRICKLE.length * TRICKLE_CHUNKS) });
+        res.write(TRICKLE);
+      });
+      const drive = async (client: ClientProgress): Promise<void> => {
+        const res = await member.arrived;
+        // Each chunk comes 0.6 idleTimeoutMs after the client had the one before: three idle
+        // periods and three head timeouts in all, never one idle period without a byte.
+        for (let sent = 1; sent < TRICKLE_CHUNKS; sent++) {
+          await client.bodyBytes(sent * TRICKLE.length);
+          await vi.advanceTimersByTimeAsync(0.6 * IDLE_TIMEOUT_MS);
+          if (sent + 1 < TRICKLE_CHUNKS) res.write(TRICKLE);
+          else res.end(TRICKLE);
+        }
+      };
+      return { ...member, drive };
+    },
     expected: always({ answer: 'served', state: 'ok', failures: 0 }),
   },
   {
@@ -213,9 +249,28 @@ const FAULTS: Fault[] = [
 const STRATEGIES = ['byrequests', 'bybusyness'] as const;
 
 const cleanups: (() => Promise<void>)[] = [];
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
+});
 afterEach(async () => {
+  vi.useRealTimers();
   while (cleanups.length > 0) await cleanups.pop()!();
 });
+
+/** Tracks the body bytes a client has received, for {@link ClientProgress}. */
+function progressOf(): { progress: ClientProgress; onData: (chunk: Buffer) => void } {
+  let received = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const onData = (chunk: Buffer): void => {
+    received += chunk.length;
+    for (const w of waiting.filter((w) => received >= w.n)) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+  const bodyBytes = (n: number): Promise<void> => (received >= n ? Promise.resolve() : new Promise((resolve) => waiting.push({ n, resolve })));
+  return { progress: { bodyBytes }, onData };
+}
 
 /** The healthy member: answers `good <method> <body bytes>` once it has read the whole body. */
 async function healthyMember(): Promise<Backend> {
@@ -248,7 +303,7 @@ describe.each(ENGINES)('fault matrix on the %s engine', (engine) => {
             members: [{ url: faulty.url, route: 'faulty' }, { url: healthy.url, route: 'healthy' }],
             strategy,
             timeoutMs: TIMEOUT_MS,
-            connectTimeoutMs: TIMEOUT_MS,
+            connectTimeoutMs: 5 * TIMEOUT_MS, // undici's own connect timer is real: out of the way
             idleTimeoutMs: IDLE_TIMEOUT_MS,
             retry: { maxBodyBytes: MAX_BODY_BYTES },
             engine,
@@ -265,11 +320,15 @@ describe.each(ENGINES)('fault matrix on the %s engine', (engine) => {
           const { method, body } = REQUESTS[kind];
           // The balancer's event for the request under test comes once its counters are settled.
           const finished = new Promise<RequestEvent>((resolve) => balancer.once('request', resolve));
-          const reply = await exchange(`${front.url}/under-test`, { method, body, onResponse: faulty.afterHead });
+          const { progress, onData } = progressOf();
+          const [reply] = await Promise.all([
+            exchange(`${front.url}/under-test`, { method, body, onResponse: faulty.afterHead, onData }),
+            faulty.drive?.(progress),
+          ]);
           const goodBody = `good ${method} ${body?.length ?? 0}`;
 
           expect(answerOf(reply, goodBody)).toBe(expected.answer);
-          if (expected.answer === 'served') expect(reply.body).toBe(TRICKLE.repeat(6));
+          if (expected.answer === 'served') expect(reply.body).toBe(TRICKLE.repeat(TRICKLE_CHUNKS));
           if (expected.answer === 503) expect(reply.body).toBe('busy'); // the member's own 503, not the balancer's
           const retried = expected.answer === 'retried' ? 1 : 0;
           expect(healthy.received.filter((r) => r.url === '/under-test')).toHaveLength(retried);

@@ -97,6 +97,8 @@ export interface RequestOptions {
   body?: string | Buffer;
   /** Called when the response head arrives, before its body (to time a member's fault after it). */
   onResponse?: () => void;
+  /** Called with each chunk of the response body as it arrives. */
+  onData?: (chunk: Buffer) => void;
 }
 
 /**
@@ -111,7 +113,10 @@ export function exchange(url: string, options: RequestOptions = {}): Promise<Exc
       options.onResponse?.();
       const chunks: Buffer[] = [];
       let error: Error | undefined;
-      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        options.onData?.(c);
+      });
       res.on('error', (err) => (error = err)); // a cut response: reported by 'close' with complete false
       res.on('close', () =>
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), complete: res.complete, error }),
