@@ -44,11 +44,14 @@ if (!existsSync(distEntry)) {
 }
 
 const children = new Set();
-const watchdog = setTimeout(() => {
-  console.error(`soak: overran its ${options.maxSeconds + 60} s bound; stopping`);
-  for (const child of children) child.kill('SIGKILL');
-  process.exit(2);
-}, (options.maxSeconds + 60) * 1000);
+const watchdog = setTimeout(
+  () => {
+    console.error(`soak: overran its ${options.maxSeconds + 60} s bound; stopping`);
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(2);
+  },
+  (options.maxSeconds + 60) * 1000,
+);
 watchdog.unref();
 
 /** Forks a member on `port` (0: any) and waits for it to listen; `kill()` ends it with SIGKILL and waits for its exit. */
@@ -98,7 +101,11 @@ const memoryAtStart = await front.request({ cmd: 'memory' }, 30_000);
 // is always started again and a drained one always re-enabled before its loop ends.
 const stopChaos = new AbortController();
 const counts = { kills: 0, drains: 0 };
-const pause = (ms) => sleep(ms, undefined, { signal: stopChaos.signal }).then(() => true, () => false);
+const pause = (ms) =>
+  sleep(ms, undefined, { signal: stopChaos.signal }).then(
+    () => true,
+    () => false,
+  );
 const killLoop = (async () => {
   while (await pause(KILL_EVERY_MS)) {
     await members[0].kill();

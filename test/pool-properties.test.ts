@@ -47,13 +47,19 @@ type Step =
 const lbsetArb = fc.integer({ min: 0, max: 2 });
 /** Integer weights keep a byrequests cycle short (lbfactors 100..2000, so at most 100 picks); decimals come in the invariant runs. */
 const intWeightArb = fc.integer({ min: 1, max: 20 });
-const anyWeightArb = fc.oneof(intWeightArb, fc.integer({ min: 100, max: 10_000 }).map((n) => n / 100));
+const anyWeightArb = fc.oneof(
+  intWeightArb,
+  fc.integer({ min: 100, max: 10_000 }).map((n) => n / 100),
+);
 
 function stepArb(weightArb: fc.Arbitrary<number>): fc.Arbitrary<Step> {
   const target = fc.nat({ max: 99 });
   return fc.oneof(
     { arbitrary: fc.record({ kind: fc.constant('pick' as const), key: fc.nat({ max: 999 }) }), weight: 8 },
-    { arbitrary: fc.record({ kind: fc.constant('end' as const), index: fc.nat({ max: 99 }), failed: fc.boolean(), bytes: fc.nat({ max: 10_000 }) }), weight: 5 },
+    {
+      arbitrary: fc.record({ kind: fc.constant('end' as const), index: fc.nat({ max: 99 }), failed: fc.boolean(), bytes: fc.nat({ max: 10_000 }) }),
+      weight: 5,
+    },
     fc.record({ kind: fc.constant('add' as const), weight: weightArb, lbset: lbsetArb }),
     fc.record({ kind: fc.constantFrom('remove' as const, 'drain' as const, 'disable' as const, 'stop' as const, 'enable' as const), target }),
     { arbitrary: fc.record({ kind: fc.constantFrom('error' as const, 'unhealthy' as const, 'healthy' as const), target }), weight: 2 },

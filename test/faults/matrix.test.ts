@@ -300,7 +300,10 @@ describe.each(ENGINES)('fault matrix on the %s engine', (engine) => {
           const healthy = await healthyMember();
           cleanups.push(() => healthy.close());
           const balancer = createBalancer({
-            members: [{ url: faulty.url, route: 'faulty' }, { url: healthy.url, route: 'healthy' }],
+            members: [
+              { url: faulty.url, route: 'faulty' },
+              { url: healthy.url, route: 'healthy' },
+            ],
             strategy,
             timeoutMs: TIMEOUT_MS,
             connectTimeoutMs: 5 * TIMEOUT_MS, // undici's own connect timer is real: out of the way
