@@ -208,7 +208,8 @@ describe.each(Object.keys(STRATEGIES))('pool and strategy properties: %s', (name
         run.checkInFlight();
         for (const member of [...run.t.pool.members, ...run.removed]) expect(member.inFlight).toBe(0);
       }),
-      { numRuns: 150 },
+      // hash rebuilds its 65,537-slot table on every membership change: fewer runs keep it as quick as the others.
+      { numRuns: name === 'hash' ? 40 : 150 },
     );
   });
 });
