@@ -157,8 +157,11 @@ const FAULTS: Fault[] = [
     failure: 'timeout',
     start: async () => {
       const member = await awaitingBody('hang', () => {});
-      // Once the member has the request, the clock passes timeoutMs.
-      return { ...member, drive: async () => void (await member.arrived, await vi.advanceTimersByTimeAsync(TIMEOUT_MS + SWEEP_MS)) };
+      const drive = async (): Promise<void> => {
+        await member.arrived; // once the member has the request, the clock passes timeoutMs
+        await vi.advanceTimersByTimeAsync(TIMEOUT_MS + SWEEP_MS);
+      };
+      return { ...member, drive };
     },
     expected: always({ answer: 504, state: 'ok', failures: 1 }),
   },
