@@ -15,7 +15,7 @@
  * `soak: <N> requests, <F> failed idempotent, <P> failed non-idempotent, heap <a> -> <b> MB, rss <c> -> <d> MB, <s> s`
  * Exit status 1 when a GET failed or the balancer's in-flight counters did not come back to zero.
  */
-import { fork } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -54,21 +54,20 @@ const watchdog = setTimeout(
 );
 watchdog.unref();
 
-/** Forks a member on `port` (0: any) and waits for it to listen; `kill()` ends it with SIGKILL and waits for its exit. */
+/** Starts a member on `port` (0: any) and waits for it to listen; `kill()` ends it with SIGKILL and waits for its exit. */
 async function startMember(port) {
-  const child = fork(path.join(here, 'soak', 'member.mjs'), [String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  void exited.then(() => children.delete(child));
-  const first = await Promise.race([
-    new Promise((resolve) => child.once('message', resolve)),
-    exited.then((code) => Promise.reject(new Error(`soak member on port ${port} exited (${code}) before it listened`))),
-  ]);
+  let exited;
+  const member = await startChild(path.join(here, 'soak', 'member.mjs'), [String(port)], {
+    track: (child) => {
+      children.add(child);
+      exited = once(child, 'exit').then(() => children.delete(child));
+    },
+  });
   return {
-    port: first.port,
-    getBody: first.getBody,
+    port: member.first.port,
+    getBody: member.first.getBody,
     async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      member.kill();
       await exited;
     },
   };
@@ -91,8 +90,10 @@ const balancerOptions = {
   retry: { budgetMin: options.concurrency },
   ...(options.engine === undefined ? {} : { engine: options.engine }),
 };
-const front = await startChild(path.join(here, 'soak', 'front.mjs'), [JSON.stringify(balancerOptions)], { execArgv: ['--expose-gc'] });
-children.add({ kill: () => front.kill() });
+const front = await startChild(path.join(here, 'soak', 'front.mjs'), [JSON.stringify(balancerOptions)], {
+  execArgv: ['--expose-gc'],
+  track: (child) => children.add(child),
+});
 const frontPort = front.first.port;
 
 const memoryAtStart = await front.request({ cmd: 'memory' }, 30_000);
