@@ -25,6 +25,8 @@ class UndiciExchange extends Exchange {
   #abort: ((err?: Error) => void) | undefined = undefined;
   #resume: (() => void) | undefined = undefined;
   #reused = false;
+  /** Some byte of this attempt's response arrived (undici's parser began a message). */
+  #responseBegun = false;
   /** Resumes the member's body once the client drained (bound once per exchange, on first need). */
   #onDrain: (() => void) | undefined = undefined;
 
@@ -51,6 +53,10 @@ class UndiciExchange extends Exchange {
     this.onConnected();
   }
 
+  onResponseStarted(): void {
+    this.#responseBegun = true;
+  }
+
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.settled) return false;
     if (statusCode >= 102 && statusCode < 200) {
@@ -75,8 +81,9 @@ class UndiciExchange extends Exchange {
 
   onError(err: UndiciError): void {
     this.#abort = undefined;
-    // A reset before any response byte on a connection that had served before: the keep-alive race.
-    if (!this.headReceived && (err.socket?.bytesRead ?? 0) > 0) this.#reused = true;
+    // A reset before any byte of this response on a connection that had read responses before: the
+    // keep-alive race. (A half-sent head on a fresh connection began a response: not the race.)
+    if (!this.#responseBegun && (err.socket?.bytesRead ?? 0) > 0) this.#reused = true;
     this.fail(err);
   }
 }
