@@ -40,4 +40,4 @@ export type { RetryOptions, OutlierDetectionOptions } from './config.js';
 export { fromApacheConfig, type ApacheImport, type ImportedBalancer, type UnsupportedDirective } from './apache/import.js';
 export { ApacheConfigError } from './apache/lexer.js';
 export type { StickyOptions, StickySetCookieOptions, StickyTableOptions } from './sticky/options.js';
-export type { HashOptions, HashKey } from './strategies/hash.js';
+export type { HashOptions, HashKey } from './options/hash.js';

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { BalancerConfigError } from '../src/validate.js';
 import type { Member } from '../src/pool/member.js';
 import type { Pool } from '../src/pool/pool.js';
-import { HashStrategy, murmur3, normalizeHashOptions } from '../src/strategies/hash.js';
+import { normalizeHashOptions } from '../src/options/hash.js';
+import { murmur3 } from '../src/strategies/hash/murmur3.js';
+import { HashStrategy } from '../src/strategies/hash/strategy.js';
 import { buildPool, type MemberSpec } from './helpers/members.js';
 
 const KEYS = 100_000;

@@ -3,7 +3,7 @@
  * transient state (error timer, health) and its counters. Only the pool changes a member; strategies,
  * the request path and the management page read it.
  */
-import type { MemberConfig, MemberStatus, TlsOptions } from '../config.js';
+import type { MemberConfig, MemberStatus, TlsOptions } from '../options/member.js';
 import type { HealthCheckOverride } from '../health/options.js';
 
 /** Apache's H and R flags: how a member takes part in its lbset. */

@@ -1,6 +1,7 @@
 /** The built-in strategies by name, and the resolution of the `strategy` option. */
 import type { StrategyName } from '../config.js';
-import { HashStrategy, type HashConfig } from './hash.js';
+import type { HashConfig } from '../options/hash.js';
+import { HashStrategy } from './hash/strategy.js';
 import { ByBusyness } from './bybusyness.js';
 import { ByRequests } from './byrequests.js';
 import { ByTraffic } from './bytraffic.js';
