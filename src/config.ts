@@ -8,6 +8,7 @@ import { normalizeHashOptions, type HashConfig, type HashOptions } from './optio
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Strategy } from './strategies/strategy.js';
 import type { MemberConfig, MemberOptions, MemberStatus, TlsOptions } from './options/member.js';
+import { hostAndPort } from './options/member-url.js';
 import {
   BalancerConfigError,
   expectKnownKeys,
@@ -18,7 +19,7 @@ import {
   oneOf,
   optionalBoolean,
   optionalInteger,
-  tokenPattern,
+  isRouteToken,
   MAX_TIMER_MS,
 } from './validate.js';
 
@@ -239,8 +240,6 @@ const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
 const SERVERNAME_PATTERN = /^(?=.{1,253}$)(?!\d+(\.\d+){3}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const RETRY_KEYS = ['attempts', 'maxBodyBytes', 'budgetPercent', 'budgetMin'] as const;
 const OUTLIER_KEYS = ['consecutiveFailures', 'maxEjectionPercent', 'maxEjectionMs'] as const;
-/** RFC 9110 token characters, all of which are also valid in a cookie value. */
-const ROUTE_PATTERN = tokenPattern(64);
 const MAX_TIMEOUT_MS = MAX_TIMER_MS;
 
 /** Validates balancer options and applies defaults. Throws {@link BalancerConfigError}. */
@@ -347,7 +346,7 @@ export function normalizeMember(options: unknown, path: string, taken: TakenName
   if (m.route === undefined) {
     route = deriveRoute(url, taken.routes);
   } else {
-    if (typeof m.route !== 'string' || !ROUTE_PATTERN.test(m.route)) {
+    if (typeof m.route !== 'string' || !isRouteToken(m.route)) {
       throw new BalancerConfigError(`${path}.route`, m.route, 'must be 1 to 64 token characters (letters, digits, or !#$%&\'*+-.^_`|~)');
     }
     if (taken.routes.has(m.route)) {
@@ -515,9 +514,8 @@ function parseMemberUrl(value: unknown, path: string): URL {
 
 /** A stable, readable route from host and port (`127.0.0.1:3001` gives `127_0_0_1-3001`), unique in the pool. */
 function deriveRoute(url: URL, routes: TakenNames['routes']): string {
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/[^A-Za-z0-9]/g, '_').replace(/^_+/, '');
-  const base = `${host}-${port}`.slice(0, 60);
+  const { host, port } = hostAndPort(url);
+  const base = `${host.replace(/[^A-Za-z0-9]/g, '_').replace(/^_+/, '')}-${port}`.slice(0, 60);
   let route = base;
   for (let n = 2; routes.has(route); n++) route = `${base}-${n}`;
   return route;

@@ -11,6 +11,26 @@ export function tokenPattern(max: number): RegExp {
   return new RegExp(`^[${TOKEN_CHARS}]{1,${max}}$`);
 }
 
+/** The longest route, in characters (httpd's own limit is 63). */
+export const MAX_ROUTE_CHARS = 64;
+const ROUTE_TOKEN = tokenPattern(MAX_ROUTE_CHARS);
+
+/**
+ * Whether `value` is a valid route: 1 to 64 token characters, safe in a cookie value and a header.
+ * The one rule for member routes (config) and for routes read from requests (sticky).
+ */
+export function isRouteToken(value: string): boolean {
+  return ROUTE_TOKEN.test(value);
+}
+
+/** RFC 6265 cookie-octets (as a regex character class body): printable US-ASCII except space, `"`, `,`, `;` and `\`. */
+export const COOKIE_OCTET_CHARS = '\\x21\\x23-\\x2B\\x2D-\\x3A\\x3C-\\x5B\\x5D-\\x7E';
+
+/** A pattern for 1 to `max` cookie-octets. */
+export function cookieOctetPattern(max: number): RegExp {
+  return new RegExp(`^[${COOKIE_OCTET_CHARS}]{1,${max}}$`);
+}
+
 /** The longest delay `setTimeout` takes, in ms: the ceiling of every `...Ms` option. */
 export const MAX_TIMER_MS = 2_147_483_647;
 

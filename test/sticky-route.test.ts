@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { setCookieValue } from '../src/sticky/cookie.js';
 import { normalizeSticky, type StickyConfig, type StickyOptions } from '../src/sticky/options.js';
-import { MAX_SCAN_CHARS, isRouteToken, routeFromRequest } from '../src/sticky/route.js';
+import { MAX_SCAN_CHARS, routeFromRequest } from '../src/sticky/route.js';
+import { isRouteToken } from '../src/validate.js';
 
 function sticky(options: StickyOptions): StickyConfig {
   const config = normalizeSticky(options, 'sticky');

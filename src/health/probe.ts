@@ -8,6 +8,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TlsOptions } from '../config.js';
+import { hostAndPort } from '../options/member-url.js';
 import { statusMatches, type HealthCheckConfig } from './options.js';
 
 /**
@@ -65,12 +66,12 @@ export interface ProbeTarget {
  * `hcuri` to the worker URL: `http://h/app/` with `/health` gives `/app/health`.
  */
 export function probeTargetOf(memberUrl: URL, path: string, tls?: TlsOptions): ProbeTarget {
-  const secure = memberUrl.protocol === 'https:';
+  const { host, port } = hostAndPort(memberUrl);
   return {
-    secure,
+    secure: memberUrl.protocol === 'https:',
     tls,
-    host: memberUrl.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: memberUrl.port === '' ? (secure ? 443 : 80) : Number(memberUrl.port),
+    host,
+    port,
     path: memberUrl.pathname.replace(/\/+$/, '') + path,
   };
 }

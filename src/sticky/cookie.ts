@@ -6,7 +6,8 @@
  */
 import { parse, serialize } from 'cookie';
 import type { StickyConfig } from './options.js';
-import { MAX_SCAN_CHARS, isRouteToken } from './route.js';
+import { isRouteToken } from '../validate.js';
+import { MAX_SCAN_CHARS } from './route.js';
 
 /** @internal Values are compared and stored exactly as sent: no percent-decoding or -encoding. */
 export const verbatim = (value: string): string => value;

@@ -13,6 +13,7 @@ import {
   oneOf,
   optionalBoolean,
   optionalInteger,
+  cookieOctetPattern,
   tokenPattern,
 } from '../validate.js';
 
@@ -142,8 +143,8 @@ export const STICKY_DEFAULTS = {
  * cookie names, URL parameter names and routes.
  */
 const NAME_PATTERN = tokenPattern(256);
-/** RFC 6265 cookie-octet: printable US-ASCII except space, `"`, `,`, `;` and `\`. */
-const COOKIE_OCTET = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]$/;
+/** One RFC 6265 cookie-octet: the separator sits inside the cookie value. */
+const COOKIE_OCTET = cookieOctetPattern(1);
 const STICKY_KEYS = ['cookie', 'urlParam', 'separator', 'failover', 'setCookie', 'table'] as const;
 const SET_COOKIE_KEYS = ['path', 'domain', 'maxAgeSec', 'secure', 'httpOnly', 'sameSite'] as const;
 const TABLE_KEYS = ['cookie', 'maxEntries', 'ttlMs'] as const;

@@ -33,7 +33,7 @@
  * (so the work is bounded by that times the name's length, whatever the header's size), and return
  * only a route that is a valid route token.
  */
-import { tokenPattern } from '../validate.js';
+import { isRouteToken } from '../validate.js';
 import type { StickyConfig } from './options.js';
 
 /** The route a request asks for, and where it was found (Apache's BALANCER_SESSION_STICKY/ROUTE). */
@@ -51,14 +51,6 @@ export interface RequestedRoute {
  * Far above Node's default 16 KiB header limit, so it only bounds pathological inputs.
  */
 export const MAX_SCAN_CHARS = 65_536;
-
-/** Same rule as member routes in config.ts: 1 to 64 RFC 9110 token characters. */
-const ROUTE_TOKEN = tokenPattern(64); // the same rule as a member's route
-
-/** Whether `value` is a valid route: 1 to 64 token characters, safe in a cookie and a header. */
-export function isRouteToken(value: string): boolean {
-  return ROUTE_TOKEN.test(value);
-}
 
 /**
  * The route the request asks for, or undefined. `url` is the request target (`req.url`),

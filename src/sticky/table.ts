@@ -13,12 +13,13 @@ import { LRUCache } from 'lru-cache';
 import { readCookie, verbatim } from './cookie.js';
 import type { StickyTableConfig } from './options.js';
 import { MAX_SCAN_CHARS } from './route.js';
+import { cookieOctetPattern } from '../validate.js';
 
 /** Session ids longer than this are never stored. */
 export const MAX_SESSION_ID_CHARS = 256;
 
-/** RFC 6265 cookie-octets only: printable US-ASCII except space, `"`, `,`, `;` and `\`. */
-const SESSION_ID = new RegExp(`^[\\x21\\x23-\\x2B\\x2D-\\x3A\\x3C-\\x5B\\x5D-\\x7E]{1,${MAX_SESSION_ID_CHARS}}$`);
+/** RFC 6265 cookie-octets only. */
+const SESSION_ID = cookieOctetPattern(MAX_SESSION_ID_CHARS);
 
 /** Whether `value` may be a session table key: 1 to 256 RFC 6265 cookie-octets. */
 export function isSessionId(value: unknown): value is string {
