@@ -1,4 +1,4 @@
-import http from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBalancer, type Balancer } from '../src/index.js';
@@ -10,16 +10,21 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function setup(handler: Parameters<typeof startBackend>[1], extra: Record<string, unknown> = {}): Promise<{ balancer: Balancer; url: string; backend: Backend }> {
+async function setup(handler: Parameters<typeof startBackend>[1], extra: Record<string, unknown> = {}): Promise<{ balancer: Balancer; url: string; backend: Backend; frontSockets: Set<net.Socket> }> {
   const backend = await startBackend('m', handler);
   const balancer = createBalancer({ engine: currentEngine(), members: [{ url: backend.url }], ...extra });
   const front = await startFront(balancer);
+  const frontSockets = new Set<net.Socket>();
+  front.server.on('connection', (s: net.Socket) => {
+    frontSockets.add(s);
+    s.on('close', () => frontSockets.delete(s));
+  });
   cleanups.push(async () => {
     await front.close();
     await balancer.close();
     await backend.close();
   });
-  return { balancer, url: front.url, backend };
+  return { balancer, url: front.url, backend, frontSockets };
 }
 
 /** Sends raw bytes and returns everything the server wrote back before closing. */
@@ -72,34 +77,57 @@ forEachEngine(() => {
       expect(body).toBe('chunked|got 50000');
     });
 
-    it('relays a large body to a slow reader in full (backpressure), counting its bytes', async () => {
-      const size = 8 * 1024 * 1024;
-      const { balancer, url } = await setup((_req, res) => {
+    it('holds the member back while the client does not read (backpressure), then relays the body in full, counting its bytes', async () => {
+      const size = 64 * 1024 * 1024;
+      const chunk = Buffer.alloc(64 * 1024, 97);
+      let written = 0;
+      let outcome!: (what: 'stalled' | 'wrote everything') => void;
+      const memberDone = new Promise<'stalled' | 'wrote everything'>((resolve) => (outcome = resolve));
+      const { balancer, url, frontSockets } = await setup((_req, res) => {
         res.writeHead(200, { 'content-length': String(size) });
-        const chunk = Buffer.alloc(64 * 1024, 97);
-        let sent = 0;
         const pump = (): void => {
-          while (sent < size) {
-            sent += chunk.length;
-            if (!res.write(chunk)) return void res.once('drain', pump);
+          while (written < size) {
+            written += chunk.length;
+            if (!res.write(chunk)) {
+              // A drain that does not come: the balancer has stopped reading this member. No event
+              // says "nothing happened", so a second without one stands for it (never a verdict on speed).
+              const timer = setTimeout(() => outcome('stalled'), 1000);
+              return void res.once('drain', () => {
+                clearTimeout(timer);
+                pump();
+              });
+            }
           }
           res.end();
+          outcome('wrote everything');
         };
         pump();
       }, { idleTimeoutMs: 60_000 });
-      const received = await new Promise<number>((resolve, reject) => {
+      let reply!: IncomingMessage;
+      const headArrived = new Promise<void>((resolve, reject) => {
         http.get(`${url}/big`, { agent: false }, (res) => {
-          let n = 0;
-          res.on('data', (c: Buffer) => {
-            n += c.length;
-            res.pause(); // read one chunk per turn of the event loop: a slow client
-            setImmediate(() => res.resume());
-          });
-          res.on('end', () => resolve(n));
-          res.on('error', reject);
+          res.pause(); // the client reads nothing until the member is held back
+          reply = res;
+          resolve();
         }).on('error', reject);
       });
+      await headArrived;
+      // Held back: the member could not write the body while the client read none of it, and the
+      // front end did not buffer it in the member's stead.
+      expect(await memberDone).toBe('stalled');
+      expect(written).toBeLessThan(size / 2);
+      expect(frontSockets.size).toBe(1);
+      for (const s of frontSockets) expect(s.writableLength).toBeLessThan(4 * 1024 * 1024);
+      // Once the client reads, the member goes on, and the whole body arrives.
+      const received = await new Promise<number>((resolve, reject) => {
+        let n = 0;
+        reply.on('data', (c: Buffer) => (n += c.length));
+        reply.on('end', () => resolve(n));
+        reply.on('error', reject);
+        reply.resume();
+      });
       expect(received).toBe(size);
+      expect(written).toBe(size);
       expect(balancer.snapshot().members[0]).toMatchObject({ bytesReceived: size, inFlight: 0, failures: 0 });
     });
 
