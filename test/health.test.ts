@@ -7,11 +7,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -314,7 +315,6 @@ describe('one probe, on real loopback sockets', () => {
     const b = await backend('a');
     const result = await probeOnce(`${b.url}/app/`, { headers: { 'x-probe': 'yes' } });
     expect(result).toMatchObject({ ok: true, status: 200, error: null });
-    expect(result.latencyMs).toBeGreaterThanOrEqual(0);
     expect(b.requests).toHaveLength(1);
     const seen = b.requests[0]!;
     expect(seen.method).toBe('GET');
@@ -326,6 +326,28 @@ describe('one probe, on real loopback sockets', () => {
     const custom = await probeOnce(b.url, { headers: { 'User-Agent': 'mine/1' } });
     expect(custom.ok).toBe(true);
     expect(b.requests[1]!.headers['user-agent']).toBe('mine/1');
+  });
+
+  it('times a probe from its start to its verdict (latencyMs) and stamps the verdict (at)', async () => {
+    const b = await backend('a', 'hang');
+    const arrived = once(b.backend.server, 'request') as Promise<[IncomingMessage, ServerResponse]>;
+    const wallBefore = Date.now();
+    const startedAt = performance.now();
+    const pending = probeOnce(b.url, {});
+    const [, res] = await withLimit(arrived, 'the probe request');
+    // The member answers late: a slow member is the case being timed, so this wait is the scenario.
+    const heldFrom = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const heldFor = performance.now() - heldFrom;
+    res.end('ok');
+    const result = await pending;
+    const elapsed = performance.now() - startedAt;
+    expect(result).toMatchObject({ ok: true, status: 200, error: null });
+    // latencyMs is rounded to 0.01 ms: it covers the member's delay and fits inside the caller's wait.
+    expect(result.latencyMs).toBeGreaterThanOrEqual(heldFor - 0.005);
+    expect(result.latencyMs).toBeLessThanOrEqual(elapsed + 0.005);
+    expect(result.at).toBeGreaterThanOrEqual(wallBefore);
+    expect(result.at).toBeLessThanOrEqual(Date.now());
   });
 
   it('sends HEAD and OPTIONS to the configured path', async () => {
@@ -660,7 +682,8 @@ describe('HealthChecker', () => {
       lastProbe: { ok: false, status: 503, error: 'UNEXPECTED_STATUS' },
     });
     expect(snapshot[0]!.consecutiveFails).toBeGreaterThanOrEqual(2);
-    expect(snapshot[0]!.lastProbe!.at).toBeGreaterThan(0);
+    // The last probe is the one the checker last told of, whole (its time and latency included).
+    expect(snapshot[0]!.lastProbe).toEqual(rec.probes('a').at(-1));
   });
 
   it('close() leaves no timer: a process that probes and closes exits on its own', async () => {
@@ -671,7 +694,7 @@ describe('HealthChecker', () => {
     await writeFile(
       script,
       `
-import http from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 // Count timers the checker leaves behind (unref'ed ones too, which getActiveResourcesInfo hides).
 const live = new Set<unknown>();
