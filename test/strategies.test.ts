@@ -504,10 +504,18 @@ describe('custom strategies', () => {
     });
 
     it('plugs in as an object and has its hooks told of each attempt, with byte counts and the ok flag', async () => {
+      let heldMs = -1; // how long the member held its last answer, by the clock durationMs is read with
       const live = await startBackend('live', (req, res) => {
+        const arrivedAt = Date.now();
         let body = '';
         req.on('data', (c: Buffer) => (body += c.toString()));
-        req.on('end', () => res.end(`got:${body}`));
+        // The member answers late, so that the attempt's duration has something to cover.
+        req.on('end', () =>
+          setTimeout(() => {
+            heldMs = Date.now() - arrivedAt;
+            res.end(`got:${body}`);
+          }, 20),
+        );
       });
       cleanups.push(() => live.close());
       const dead = `http://127.0.0.1:${await closedPort()}`;
@@ -535,7 +543,9 @@ describe('custom strategies', () => {
       });
       expect(balancer.strategy).toBe(strategy);
 
+      const sentAt = Date.now();
       const reply = await request(`${front.url}/`, { method: 'POST', body: 'hello' });
+      const waitedMs = Date.now() - sentAt;
       expect(reply.status).toBe(200);
       expect(reply.body).toBe('got:hello');
       expect(picks).toEqual([['dead', 'live'], ['live']]); // the failed member is left out of the retry
@@ -543,7 +553,10 @@ describe('custom strategies', () => {
       expect(ends.map((e) => e.route)).toEqual(['dead', 'live']);
       expect(ends[0]!.info).toMatchObject({ ok: false, bytesSent: 0, bytesReceived: 0 });
       expect(ends[1]!.info).toMatchObject({ ok: true, bytesSent: 5, bytesReceived: 9 });
-      expect(ends[1]!.info.durationMs).toBeGreaterThanOrEqual(0);
+      // The attempt's duration covers the member's answer and fits inside the client's wait.
+      expect(heldMs).toBeGreaterThan(0);
+      expect(ends[1]!.info.durationMs).toBeGreaterThanOrEqual(heldMs);
+      expect(ends[1]!.info.durationMs).toBeLessThanOrEqual(waitedMs);
 
       // The dead member is now in error, so only the live one is offered.
       const again = await request(`${front.url}/`);
