@@ -26,7 +26,6 @@ import {
   normalizeHealthCheckOverride,
   type HealthCheckConfig,
   type HealthCheckOptions,
-  type HealthCheckOverride,
 } from '../src/health/options.js';
 import { PACKAGE_VERSION, PROBE_USER_AGENT, describeProbe, probeTargetOf, runProbe, type ProbeResult } from '../src/health/probe.js';
 import type { Member } from '../src/pool/member.js';

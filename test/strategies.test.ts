@@ -10,7 +10,6 @@ import { createBalancer, type Balancer } from '../src/index.js';
 import type { MemberStatus } from '../src/config.js';
 import type { Member } from '../src/pool/member.js';
 import { ByBusyness } from '../src/strategies/bybusyness.js';
-import { ByRequests } from '../src/strategies/byrequests.js';
 import { ByTraffic } from '../src/strategies/bytraffic.js';
 import { RoundRobin } from '../src/strategies/roundrobin.js';
 import type { RequestEndInfo, Strategy } from '../src/strategies/strategy.js';

@@ -46,7 +46,9 @@ function assemble(state: ImportState, b: BalancerDraft): ImportedBalancer {
   } else {
     for (const m of b.members.filter((d) => d.connectTimeout !== undefined)) {
       state.unsupported.push({
-        directive: m.directive, parameter: m.connectTimeout!.parameter, line: m.line,
+        directive: m.directive,
+        parameter: m.connectTimeout!.parameter,
+        line: m.line,
         reason: `connectiontimeout differs between the members of balancer://${b.name} (or some lack it); proxy-balancer has one connectTimeoutMs per balancer, so none is imported`,
       });
     }

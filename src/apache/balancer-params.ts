@@ -14,7 +14,10 @@ import { WORKER_PARAMS } from './worker-params.js';
 export function proxySet(state: ImportState, node: ApacheDirective): void {
   const [target, ...rest] = node.args;
   if (target === undefined || !BALANCER_PREFIX.test(target)) {
-    state.report(node, 'ProxySet outside <Proxy balancer://…> on a plain URL sets a standalone worker, which BalancerMember workers do not share; not imported');
+    state.report(
+      node,
+      'ProxySet outside <Proxy balancer://…> on a plain URL sets a standalone worker, which BalancerMember workers do not share; not imported',
+    );
     return;
   }
   const balancer = state.balancers.get(balancerName(target) ?? '');
@@ -77,7 +80,10 @@ export function proxyPass(state: ImportState, node: ApacheDirective, ctx: WalkCo
   if (balancer.mount === undefined) {
     balancer.mount = { path, line: node.line, scope: ctx.scope };
   } else {
-    state.report(node, `balancer://${balancer.name} is already mounted at ${balancer.mount.path} (line ${balancer.mount.line}); this second mount is not imported, mount the same balancer again yourself`);
+    state.report(
+      node,
+      `balancer://${balancer.name} is already mounted at ${balancer.mount.path} (line ${balancer.mount.line}); this second mount is not imported, mount the same balancer again yourself`,
+    );
   }
 }
 

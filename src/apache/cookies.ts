@@ -31,10 +31,16 @@ export function stickyHeader(state: ImportState, node: ApacheDirective, balancer
   const [action, header, value, condition, ...extra] = args;
   const recipe = /^([^=;\s]+)=([^;]*?)%\{BALANCER_WORKER_ROUTE\}e\s*((?:;.*)?)$/.exec(value ?? '');
   if (
-    action?.toLowerCase() !== 'add' || header?.toLowerCase() !== 'set-cookie' || recipe === null ||
-    condition?.toLowerCase() !== 'env=balancer_route_changed' || extra.length > 0
+    action?.toLowerCase() !== 'add' ||
+    header?.toLowerCase() !== 'set-cookie' ||
+    recipe === null ||
+    condition?.toLowerCase() !== 'env=balancer_route_changed' ||
+    extra.length > 0
   ) {
-    state.report(node, 'only the documented sticky-cookie recipe is imported: Header add Set-Cookie "NAME=.%{BALANCER_WORKER_ROUTE}e; path=/" env=BALANCER_ROUTE_CHANGED');
+    state.report(
+      node,
+      'only the documented sticky-cookie recipe is imported: Header add Set-Cookie "NAME=.%{BALANCER_WORKER_ROUTE}e; path=/" env=BALANCER_ROUTE_CHANGED',
+    );
     return;
   }
   const [, cookie, prefix, attributeText] = recipe as unknown as [string, string, string, string];
@@ -48,7 +54,10 @@ export function stickyHeader(state: ImportState, node: ApacheDirective, balancer
     const separator = b.separator ?? '.';
     const expected = separator === false ? '' : separator;
     if (prefix !== expected) {
-      state.report(node, `the cookie value must be ${quote(expected)} then the route to match balancer://${b.name}'s stickysessionsep; got ${quote(prefix)}, not imported`);
+      state.report(
+        node,
+        `the cookie value must be ${quote(expected)} then the route to match balancer://${b.name}'s stickysessionsep; got ${quote(prefix)}, not imported`,
+      );
     } else if (b.setCookieLine !== undefined) {
       state.report(node, `balancer://${b.name}'s sticky cookie is already set by the Header on line ${b.setCookieLine}; not imported`);
     } else {
@@ -62,8 +71,12 @@ export function stickyHeader(state: ImportState, node: ApacheDirective, balancer
 function cookieAttributes(state: ImportState, node: ApacheDirective, text: string): StickySetCookieOptions {
   const attributes: StickySetCookieOptions = {};
   // Path, Domain and Max-Age as proxy-balancer's own validation takes them (the cookie name is a stand-in).
-  const accepted = (attribute: StickySetCookieOptions): boolean => refusal(() => normalizeSticky({ cookie: 'c', setCookie: attribute }, 'sticky')) === undefined;
-  for (const part of text.split(';').map((p) => p.trim()).filter((p) => p !== '')) {
+  const accepted = (attribute: StickySetCookieOptions): boolean =>
+    refusal(() => normalizeSticky({ cookie: 'c', setCookie: attribute }, 'sticky')) === undefined;
+  for (const part of text
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const eq = part.indexOf('=');
     const name = (eq < 0 ? part : part.slice(0, eq)).trim();
     const value = eq < 0 ? undefined : part.slice(eq + 1).trim();

@@ -10,11 +10,22 @@ import type { HealthDraft, HealthMethod, ImportState, MemberDraft } from './stat
 import { duration, integer, refusal } from './values.js';
 
 const HEALTH_METHODS: Readonly<Record<string, HealthMethod>> = {
-  NONE: 'NONE', TCP: 'TCP', OPTIONS: 'OPTIONS', HEAD: 'HEAD', GET: 'GET', OPTIONS11: 'OPTIONS', HEAD11: 'HEAD', GET11: 'GET',
+  NONE: 'NONE',
+  TCP: 'TCP',
+  OPTIONS: 'OPTIONS',
+  HEAD: 'HEAD',
+  GET: 'GET',
+  OPTIONS11: 'OPTIONS',
+  HEAD11: 'HEAD',
+  GET11: 'GET',
 };
 /** The hc* parameter behind each healthCheck field the importer sets, for reports. */
 const HEALTH_PARAMETERS: Readonly<Partial<Record<keyof HealthCheckOptions, string>>> = {
-  method: 'hcmethod', path: 'hcuri', intervalMs: 'hcinterval', passes: 'hcpasses', fails: 'hcfails',
+  method: 'hcmethod',
+  path: 'hcuri',
+  intervalMs: 'hcinterval',
+  passes: 'hcpasses',
+  fails: 'hcfails',
 };
 
 /** `ProxyHCTemplate name hc…=…`: a named set of health parameters that `hctemplate=` copies. */
@@ -64,7 +75,8 @@ export function healthParameter(state: ImportState, health: HealthDraft, key: st
     }
     case 'hcinterval': {
       const ms = duration(value, 's');
-      if (ms === undefined || ms < 100 || ms > MAX_TIMER_MS) return `hcinterval=${value}: must be a time of at least 100 ms (a number of seconds, or with the unit ms, s, mi or h)`;
+      if (ms === undefined || ms < 100 || ms > MAX_TIMER_MS)
+        return `hcinterval=${value}: must be a time of at least 100 ms (a number of seconds, or with the unit ms, s, mi or h)`;
       health.intervalMs = ms;
       break;
     }

@@ -89,7 +89,10 @@ function insideProxySection(state: ImportState, node: ApacheDirective, balancer:
   } else if (name === 'proxypreservehost') {
     preserveHost(state, node, balancer);
   } else {
-    state.report(node, `${node.name} inside <Proxy balancer://${balancer.name}> is not imported (proxy-balancer has no per-balancer access control or other directives)`);
+    state.report(
+      node,
+      `${node.name} inside <Proxy balancer://${balancer.name}> is not imported (proxy-balancer has no per-balancer access control or other directives)`,
+    );
   }
 }
 
@@ -137,7 +140,10 @@ const DIRECTIVES = new Map<string, DirectiveReader>([
     'sethandler',
     (state, node) => {
       if ((node.args[0] ?? '').toLowerCase() === 'balancer-manager') {
-        state.report(node, 'the balancer-manager page is not imported; mount createManager() (or the command\'s "manage" block) with your own access check instead');
+        state.report(
+          node,
+          'the balancer-manager page is not imported; mount createManager() (or the command\'s "manage" block) with your own access check instead',
+        );
       } else {
         state.ignored++;
       }

@@ -11,13 +11,43 @@ import type { BalancerDraft, ImportState, MemberDraft, WalkContext } from './sta
 import { BALANCER_PREFIX, duration, integer, leadingNumber, plainSeconds, quote, refusal } from './values.js';
 
 const WORKER_PARAMS_WITHOUT_EQUIVALENT = new Set([
-  'min', 'max', 'smax', 'acquire', 'ttl', 'iobuffersize', 'receivebuffersize', 'keepalive', 'disablereuse',
-  'enablereuse', 'addressttl', 'flushpackets', 'flushwait', 'flusher', 'responsefieldsize', 'secret',
+  'min',
+  'max',
+  'smax',
+  'acquire',
+  'ttl',
+  'iobuffersize',
+  'receivebuffersize',
+  'keepalive',
+  'disablereuse',
+  'enablereuse',
+  'addressttl',
+  'flushpackets',
+  'flushwait',
+  'flusher',
+  'responsefieldsize',
+  'secret',
 ]);
 /** Every parameter httpd takes on a worker (BalancerMember). */
 export const WORKER_PARAMS = new Set([
-  ...WORKER_PARAMS_WITHOUT_EQUIVALENT, 'loadfactor', 'lbset', 'route', 'redirect', 'status', 'retry', 'timeout',
-  'connectiontimeout', 'ping', 'upgrade', 'hcmethod', 'hcinterval', 'hcpasses', 'hcfails', 'hcuri', 'hcexpr', 'hctemplate',
+  ...WORKER_PARAMS_WITHOUT_EQUIVALENT,
+  'loadfactor',
+  'lbset',
+  'route',
+  'redirect',
+  'status',
+  'retry',
+  'timeout',
+  'connectiontimeout',
+  'ping',
+  'upgrade',
+  'hcmethod',
+  'hcinterval',
+  'hcpasses',
+  'hcfails',
+  'hcuri',
+  'hcexpr',
+  'hctemplate',
 ]);
 const STATUS_NAMES: Readonly<Record<string, MemberStatus>> = { D: 'disabled', S: 'stopped', N: 'drain', H: 'standby', R: 'spare' };
 const STATUS_NOT_IMPORTED: Readonly<Record<string, string>> = {
@@ -45,7 +75,13 @@ export function memberOutsideSection(state: ImportState, node: ApacheDirective, 
   }
   const balancer = state.balancerFor(target, node.line, ctx.scope);
   if (balancer === undefined) state.report(node, `"${target}" has no balancer name`);
-  else member(state, node, balancer, node.args.filter((_, i) => i !== at));
+  else
+    member(
+      state,
+      node,
+      balancer,
+      node.args.filter((_, i) => i !== at),
+    );
 }
 
 /** One member of `balancer` from a BalancerMember's words (its URL and key=value parameters). */
@@ -58,12 +94,18 @@ export function member(state: ImportState, node: ApacheDirective, balancer: Bala
     return;
   }
   if (urls.length > 1) {
-    state.report(node, `BalancerMember takes one member URL, got ${urls.map(quote).join(' ')} (inside <Proxy> it must not name the balancer; httpd refuses to start)`);
+    state.report(
+      node,
+      `BalancerMember takes one member URL, got ${urls.map(quote).join(' ')} (inside <Proxy> it must not name the balancer; httpd refuses to start)`,
+    );
     return;
   }
   if (!/^https?:\/\//i.test(url)) {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
-    state.report(node, `${scheme === undefined ? `${quote(url)} is not a URL;` : `members with the ${scheme}: scheme are not supported;`} proxy-balancer forwards HTTP to http:// and https:// members only`);
+    state.report(
+      node,
+      `${scheme === undefined ? `${quote(url)} is not a URL;` : `members with the ${scheme}: scheme are not supported;`} proxy-balancer forwards HTTP to http:// and https:// members only`,
+    );
     return;
   }
   let href: string;
@@ -126,7 +168,8 @@ function workerParameter(state: ImportState, member: MemberDraft, key: string, v
     }
     case 'connectiontimeout': {
       const ms = duration(value, 's');
-      if (ms === undefined || ms < 1 || ms > MAX_TIMER_MS) return `connectiontimeout=${value}: must be a time of at least 1 ms (a number of seconds, or with the unit ms, s, mi or h)`;
+      if (ms === undefined || ms < 1 || ms > MAX_TIMER_MS)
+        return `connectiontimeout=${value}: must be a time of at least 1 ms (a number of seconds, or with the unit ms, s, mi or h)`;
       member.connectTimeout = { ms, parameter: written };
       return undefined;
     }
