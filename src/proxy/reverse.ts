@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { ReverseConfig } from '../config.js';
+import { hostAndPort } from '../options/member-url.js';
 import type { Member } from '../pool/member.js';
 
 /** The response fields that carry a URL to rewrite, lower-cased. */
@@ -41,8 +42,7 @@ export function reverseUrl(value: string, member: Member, frontPrefix: string): 
 function sameAuthority(authority: string, url: URL): boolean {
   const lower = authority.toLowerCase();
   if (lower === url.host) return true;
-  const defaultPort = url.protocol === 'https:' ? '443' : '80';
-  return url.port === '' && lower === `${url.hostname}:${defaultPort}`;
+  return url.port === '' && lower === `${url.hostname}:${hostAndPort(url).port}`;
 }
 
 /** A Set-Cookie value with its `Domain` and `Path` attributes mapped; '' as a domain removes the attribute. */

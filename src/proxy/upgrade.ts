@@ -8,6 +8,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { TlsOptions } from '../config.js';
+import { hostAndPort } from '../options/member-url.js';
 import type { Duplex } from 'node:stream';
 import type { Member } from '../pool/member.js';
 import { forwardedResponseHead, invalidStatusLine } from './headers.js';
@@ -65,8 +66,7 @@ export function forwardUpgrade(
     const secure = member.url.protocol === 'https:';
     const proxyReq = (secure ? https : http).request({
       ...(tls as https.RequestOptions | undefined),
-      host: member.url.hostname.replace(/^\[|\]$/g, ''),
-      port: member.url.port || (secure ? 443 : 80),
+      ...hostAndPort(member.url),
       method: upstream.method,
       path: upstreamPath(member, upstream.target),
       headers: upstream.headers,

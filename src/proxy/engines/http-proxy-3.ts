@@ -9,6 +9,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { ProxyServer, type ServerOptions } from 'http-proxy-3';
 import { MemberClosedError } from '../../errors.js';
+import { hostAndPort } from '../../options/member-url.js';
 import type { Member } from '../../pool/member.js';
 import type { ReplayableBody } from '../body.js';
 import { ProxyEngine, type EngineOptions } from '../engine.js';
@@ -139,8 +140,8 @@ export class HttpProxy3Engine extends ProxyEngine {
   #targetFor(member: Member): ProxyTarget {
     let target = this.#targets.get(member);
     if (target === undefined) {
-      const { protocol, host, hostname, port } = member.url;
-      target = { protocol, host, hostname, port: Number(port || (protocol === 'https:' ? 443 : 80)), pathname: '' };
+      const { protocol, host, hostname } = member.url;
+      target = { protocol, host, hostname, port: hostAndPort(member.url).port, pathname: '' };
       this.#targets.set(member, target);
     }
     return target;
