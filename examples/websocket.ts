@@ -60,7 +60,13 @@ for (const headers of [{}, {}, { cookie: 'ROUTEID=.pi3' }, { cookie: 'ROUTEID=.p
 
 // Closing is asynchronous on the member's side too; give the last tunnel a moment to wind down.
 for (let i = 0; i < 100 && balancer.snapshot().members.some((m) => m.tunnels > 0); i++) await new Promise((r) => setTimeout(r, 10));
-console.log('tunnels open after closing:', balancer.snapshot().members.map((m) => `${m.route}=${m.tunnels}`).join(' '));
+console.log(
+  'tunnels open after closing:',
+  balancer
+    .snapshot()
+    .members.map((m) => `${m.route}=${m.tunnels}`)
+    .join(' '),
+);
 await balancer.close();
 await new Promise<void>((resolve) => front.close(() => resolve()));
 await Promise.all(members.map((m) => m.close()));

@@ -94,7 +94,8 @@ function loadConfig(args: Record<string, string | boolean | undefined>): { optio
     const wanted = args.balancer as string | undefined;
     const chosen = wanted === undefined ? imported.balancers : imported.balancers.filter((b) => b.name === wanted.toLowerCase());
     if (chosen.length === 0) throw new CommandError(wanted === undefined ? `${file} defines no balancer://` : `${file} has no balancer://${wanted}`);
-    if (chosen.length > 1) throw new CommandError(`${file} defines ${chosen.length} balancers (${chosen.map((b) => b.name).join(', ')}): pick one with --balancer`);
+    if (chosen.length > 1)
+      throw new CommandError(`${file} defines ${chosen.length} balancers (${chosen.map((b) => b.name).join(', ')}): pick one with --balancer`);
     options = { ...(chosen[0]!.options as unknown as Record<string, unknown>) };
     listenValue = { path: chosen[0]!.mountPath ?? '/' };
   } else {
@@ -129,7 +130,11 @@ function normalizeManage(value: unknown, listen: ListenConfig): ManageConfig {
   }
   const path = value.path ?? '/balancer-manager';
   if (typeof path !== 'string' || !/^\/[^?#\s]*[^/?#\s]$/.test(path)) {
-    throw new BalancerConfigError('manage.path', path, 'must be a path like "/balancer-manager": starting with /, not "/" itself, without ?, # or spaces, not ending in /');
+    throw new BalancerConfigError(
+      'manage.path',
+      path,
+      'must be a path like "/balancer-manager": starting with /, not "/" itself, without ?, # or spaces, not ending in /',
+    );
   }
   if (path === listen.path) throw new BalancerConfigError('manage.path', path, 'must differ from listen.path, which the balancer serves');
   return { path, token };
@@ -284,7 +289,8 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
     if (err instanceof CommandError) fail(err.message, 2);
-    if (err instanceof BalancerConfigError || (err as { code?: string }).code === 'ERR_APACHE_CONFIG') fail(`${(err as Error).name}: ${(err as Error).message}`, 2);
+    if (err instanceof BalancerConfigError || (err as { code?: string }).code === 'ERR_APACHE_CONFIG')
+      fail(`${(err as Error).name}: ${(err as Error).message}`, 2);
     throw err;
   }
 

@@ -229,15 +229,35 @@ export const ENGINE_NAMES: readonly EngineName[] = ['undici', 'http-proxy-3'];
 const STRATEGY_NAMES: readonly StrategyName[] = ['byrequests', 'bytraffic', 'bybusyness', 'roundrobin', 'p2c', 'hash'];
 const MEMBER_STATUSES: readonly MemberStatus[] = ['disabled', 'standby', 'spare', 'drain', 'stopped'];
 export const BALANCER_KEYS = [
-  'members', 'strategy', 'engine', 'tls', 'reverse', 'onProxyRequest', 'onProxyResponse', 'timeoutMs', 'retryMs', 'preserveHost', 'connectTimeoutMs', 'idleTimeoutMs', 'tunnelIdleTimeoutMs', 'retry',
-  'failOnStatus', 'failOnTimeout', 'forceRecovery', 'outlierDetection', 'slowStartMs', 'healthCheck',
-  'sticky', 'hash',
+  'members',
+  'strategy',
+  'engine',
+  'tls',
+  'reverse',
+  'onProxyRequest',
+  'onProxyResponse',
+  'timeoutMs',
+  'retryMs',
+  'preserveHost',
+  'connectTimeoutMs',
+  'idleTimeoutMs',
+  'tunnelIdleTimeoutMs',
+  'retry',
+  'failOnStatus',
+  'failOnTimeout',
+  'forceRecovery',
+  'outlierDetection',
+  'slowStartMs',
+  'healthCheck',
+  'sticky',
+  'hash',
 ] as const;
 const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status', 'retryMs', 'timeoutMs', 'healthCheck', 'tls'] as const;
 const TLS_KEYS = ['ca', 'cert', 'key', 'passphrase', 'servername', 'rejectUnauthorized', 'minVersion'] as const;
 const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
 /** A DNS name for SNI (an IP address is not allowed there, RFC 6066 3). */
-const SERVERNAME_PATTERN = /^(?=.{1,253}$)(?!\d+(\.\d+){3}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const SERVERNAME_PATTERN =
+  /^(?=.{1,253}$)(?!\d+(\.\d+){3}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const RETRY_KEYS = ['attempts', 'maxBodyBytes', 'budgetPercent', 'budgetMin'] as const;
 const OUTLIER_KEYS = ['consecutiveFailures', 'maxEjectionPercent', 'maxEjectionMs'] as const;
 const MAX_TIMEOUT_MS = MAX_TIMER_MS;
@@ -347,10 +367,10 @@ export function normalizeMember(options: unknown, path: string, taken: TakenName
     route = deriveRoute(url, taken.routes);
   } else {
     if (typeof m.route !== 'string' || !isRouteToken(m.route)) {
-      throw new BalancerConfigError(`${path}.route`, m.route, 'must be 1 to 64 token characters (letters, digits, or !#$%&\'*+-.^_`|~)');
+      throw new BalancerConfigError(`${path}.route`, m.route, "must be 1 to 64 token characters (letters, digits, or !#$%&'*+-.^_`|~)");
     }
     if (taken.routes.has(m.route)) {
-      throw new BalancerConfigError(`${path}.route`, m.route, 'duplicates another member\'s route');
+      throw new BalancerConfigError(`${path}.route`, m.route, "duplicates another member's route");
     }
     route = m.route;
   }
@@ -520,4 +540,3 @@ function deriveRoute(url: URL, routes: TakenNames['routes']): string {
   for (let n = 2; routes.has(route); n++) route = `${base}-${n}`;
   return route;
 }
-

@@ -9,12 +9,7 @@ export { createBalancer, type Balancer, type BalancerSnapshot, type SnapshotTota
 export { BalancerConfigError } from './validate.js';
 export { createManager, type Manager, type ManagerOptions } from './manage/manager.js';
 export { upgradeUnder, type UpgradeListener } from './mount.js';
-export {
-  type BalancerOptions,
-  type MemberOptions,
-  type MemberStatus,
-  type StrategyName,
-} from './config.js';
+export { type BalancerOptions, type MemberOptions, type MemberStatus, type StrategyName } from './config.js';
 export { Pool, type PoolEvents, type ChooseFn, type MemberRemoval, type RouteLookup } from './pool/pool.js';
 export { Member, type MemberSnapshot, type MemberRole, type MemberAdmin, type MemberState, type LastError } from './pool/member.js';
 export type { Strategy, PickContext, RequestEndInfo, MembersChange } from './strategies/strategy.js';
@@ -37,7 +32,7 @@ export {
   ClientGoneError,
 } from './errors.js';
 export type { RetryOptions, OutlierDetectionOptions } from './config.js';
-export { fromApacheConfig, type ApacheImport, type ImportedBalancer, type UnsupportedDirective } from './apache/import.js';
+export { fromApacheConfig, type ApacheImport, type ImportedBalancer, type ImportedBalancerOptions, type UnsupportedDirective } from './apache/import.js';
 export { ApacheConfigError } from './apache/lexer.js';
 export type { StickyOptions, StickySetCookieOptions, StickyTableOptions } from './sticky/options.js';
-export type { HashOptions, HashKey } from './options/hash.js';
+export type { HashOptions, HashKey, HashConfig } from './options/hash.js';

@@ -297,10 +297,18 @@ export class RequestPath {
         const member = this.#pick(request);
         if (member === undefined) break;
         const failed = request.last!;
-        const event: RetryEvent = { route: request.lastMember!.route, reason: failed.error?.code ?? failed.failure ?? 'failed', attempt: attempt - 1, method: request.req.method ?? '' };
+        const event: RetryEvent = {
+          route: request.lastMember!.route,
+          reason: failed.error?.code ?? failed.failure ?? 'failed',
+          attempt: attempt - 1,
+          method: request.req.method ?? '',
+        };
         // The budget limits retries that add work on members; a refused connection reached none.
         const budgeted = failed.failure !== 'connect';
-        if (budgeted && this.retriesInFlight >= Math.max(this.config.retry.budgetMin, Math.floor((this.requestsInFlight * this.config.retry.budgetPercent) / 100))) {
+        if (
+          budgeted &&
+          this.retriesInFlight >= Math.max(this.config.retry.budgetMin, Math.floor((this.requestsInFlight * this.config.retry.budgetPercent) / 100))
+        ) {
           this.retriesRefused++;
           this.events.publish('retryBudgetExhausted', event);
           break;
@@ -416,7 +424,9 @@ function refusedOr(req: IncomingMessage, upgrade: boolean, refuse: (status: numb
 export function respondRawError(socket: Duplex, status: number, message: string): void {
   if (socket.destroyed || socket.writableEnded) return;
   const text = `${status} ${message}\n`;
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  );
 }
 
 /**
@@ -430,7 +440,11 @@ export function respondError(res: ServerResponse, status: number, message: strin
   }
   if (res.destroyed) return;
   const text = `${status} ${message}\n`;
-  const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' };
+  const headers: Record<string, string | number> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  };
   if (close) headers.connection = 'close';
   // The reason is explicit: a writeHead that threw on a member's reason phrase left it in statusMessage.
   res.writeHead(status, STATUS_CODES[status] ?? '', headers);

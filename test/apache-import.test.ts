@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PI_ADDRESSES } from '../examples/pi-cluster/topology.js';
 import { describe, expect, it } from 'vitest';
-import { ApacheConfigError, fromApacheConfig, type ApacheImport, type ImportedBalancerOptions } from '../src/apache/import.js';
+import { ApacheConfigError, fromApacheConfig, type ApacheImport } from '../src/apache/import.js';
 import { parseApacheConfig, splitWords } from '../src/apache/lexer.js';
 import { normalizeOptions } from '../src/config.js';
 import { createBalancer } from '../src/index.js';
@@ -12,7 +12,8 @@ import { createBalancer } from '../src/index.js';
 const fixtures = fileURLToPath(new URL('./fixtures/apache/', import.meta.url));
 const fixture = (name: string): ApacheImport => fromApacheConfig(readFileSync(`${fixtures}${name}`, 'utf8'));
 /** The study's own front-end config ships as example configuration, beside the Pi example. */
-const studyConfig = (): ApacheImport => fromApacheConfig(readFileSync(fileURLToPath(new URL('../examples/pi-cluster/apache/httpd.conf', import.meta.url)), 'utf8'));
+const studyConfig = (): ApacheImport =>
+  fromApacheConfig(readFileSync(fileURLToPath(new URL('../examples/pi-cluster/apache/httpd.conf', import.meta.url)), 'utf8'));
 
 /** The one balancer of a result. */
 function only(result: ApacheImport): ApacheImport['balancers'][number] {
@@ -25,17 +26,17 @@ function reported(result: ApacheImport): Array<{ directive: string; parameter?: 
   return result.unsupported.map(({ directive, parameter, line }) => (parameter === undefined ? { directive, line } : { directive, parameter, line }));
 }
 
-
-
-describe('the study\'s Raspberry Pi front end', () => {
+describe("the study's Raspberry Pi front end", () => {
   it('imports the two-member balancer and its mount path', () => {
     const result = studyConfig();
-    expect(result.balancers).toEqual([{
-      name: 'mycluster',
-      mountPath: '/',
-      options: { members: [{ url: `${PI_ADDRESSES.server1}:80` }, { url: `${PI_ADDRESSES.server2}:80` }] },
-      line: 3,
-    }]);
+    expect(result.balancers).toEqual([
+      {
+        name: 'mycluster',
+        mountPath: '/',
+        options: { members: [{ url: `${PI_ADDRESSES.server1}:80` }, { url: `${PI_ADDRESSES.server2}:80` }] },
+        line: 3,
+      },
+    ]);
     expect(reported(result)).toEqual([]);
     expect(result.ignored).toBe(1); // ProxyPassReverse: rewriting is on by default
   });
@@ -82,23 +83,27 @@ ProxyPass "/" "balancer://mycluster/"`);
   });
 
   it('maps stickysession=ROUTEID to both the cookie and the URL parameter, and hcmethod/hcuri to a health check', () => {
-    const { options } = only(fromApacheConfig(`<Proxy "balancer://mycluster">
+    const { options } = only(
+      fromApacheConfig(`<Proxy "balancer://mycluster">
     BalancerMember "http://192.0.2.2:80" route=pi2 hcmethod=GET hcuri=/health
     BalancerMember "http://192.0.2.3:80" route=pi3 hcmethod=GET hcuri=/health
     ProxySet stickysession=ROUTEID
 </Proxy>
-ProxyPass "/" "balancer://mycluster/"`));
+ProxyPass "/" "balancer://mycluster/"`),
+    );
     expect(options.sticky).toEqual({ cookie: 'ROUTEID', urlParam: 'ROUTEID' });
     expect(options.healthCheck).toEqual({ method: 'GET', path: '/health' });
     expect(options.members.every((m) => m.healthCheck === undefined)).toBe(true);
   });
 });
 
-describe('the Apache manual\'s example configurations', () => {
+describe("the Apache manual's example configurations", () => {
   it('mod_proxy_balancer: two members mounted at /test', () => {
     const result = fixture('manual-balancer-basic.conf');
     expect(only(result)).toEqual({
-      name: 'mycluster', mountPath: '/test', line: 3,
+      name: 'mycluster',
+      mountPath: '/test',
+      line: 3,
       options: { members: [{ url: 'http://192.0.2.50:80' }, { url: 'http://192.0.2.51:80' }] },
     });
     expect(reported(result)).toEqual([]);
@@ -107,7 +112,10 @@ describe('the Apache manual\'s example configurations', () => {
   it('mod_proxy_balancer: routes, stickysession and the Header Set-Cookie recipe written before the balancer', () => {
     const result = fixture('manual-balancer-sticky-cookie.conf');
     expect(only(result).options).toEqual({
-      members: [{ url: 'http://192.0.2.50:80', route: '1' }, { url: 'http://192.0.2.51:80', route: '2' }],
+      members: [
+        { url: 'http://192.0.2.50:80', route: '1' },
+        { url: 'http://192.0.2.51:80', route: '2' },
+      ],
       sticky: { cookie: 'ROUTEID', urlParam: 'ROUTEID', setCookie: { path: '/' } },
     });
     expect(reported(result)).toEqual([]);
@@ -123,7 +131,9 @@ describe('the Apache manual\'s example configurations', () => {
   it('mod_proxy: the sample setup reports the ajp:// members and the single-server ProxyPass', () => {
     const result = fixture('manual-proxy-sample.conf');
     expect(only(result)).toEqual({
-      name: 'mycluster', mountPath: '/', line: 4,
+      name: 'mycluster',
+      mountPath: '/',
+      line: 4,
       options: { members: [], sticky: { cookie: 'JSESSIONID', urlParam: 'jsessionid', failover: false } },
     });
     expect(reported(result)).toEqual([
@@ -156,8 +166,16 @@ describe('the Apache manual\'s example configurations', () => {
   it('mod_proxy: ProxySet in a section, on a worker URL, and naming an undefined balancer', () => {
     const result = fixture('manual-proxyset.conf');
     expect(only(result)).toEqual({
-      name: 'hotcluster', mountPath: undefined, line: 3,
-      options: { members: [{ url: 'http://www2.example.com:8080', weight: 1 }, { url: 'http://www3.example.com:8080', weight: 2 }], strategy: 'bytraffic' },
+      name: 'hotcluster',
+      mountPath: undefined,
+      line: 3,
+      options: {
+        members: [
+          { url: 'http://www2.example.com:8080', weight: 1 },
+          { url: 'http://www3.example.com:8080', weight: 2 },
+        ],
+        strategy: 'bytraffic',
+      },
     });
     expect(reported(result)).toEqual([
       { directive: '<Proxy>', line: 9 },
@@ -183,7 +201,7 @@ describe('the Apache manual\'s example configurations', () => {
     ]);
   });
 
-  it('mod_proxy_hcheck: a ProxyHCTemplate is expanded with httpd\'s template defaults', () => {
+  it("mod_proxy_hcheck: a ProxyHCTemplate is expanded with httpd's template defaults", () => {
     const result = fixture('manual-hcheck-template.conf');
     expect(only(result)).toMatchObject({ mountPath: '/apps', line: 4 });
     expect(only(result).options.healthCheck).toEqual({ method: 'TCP', intervalMs: 5000, passes: 1, fails: 1 });
@@ -206,17 +224,22 @@ describe('every imported balancer is valid configuration', () => {
 
 describe('balancer parameters (ProxySet, ProxyPass, <Proxy> line)', () => {
   const withParams = (where: 'ProxySet' | 'ProxyPass' | 'Proxy', params: string): ApacheImport =>
-    fromApacheConfig([
-      `<Proxy "balancer://c"${where === 'Proxy' ? ` ${params}` : ''}>`,
-      '  BalancerMember http://192.0.2.2:80 route=a',
-      '  BalancerMember http://192.0.2.3:80 route=b',
-      where === 'ProxySet' ? `  ProxySet ${params}` : '',
-      '</Proxy>',
-      `ProxyPass /app balancer://c/${where === 'ProxyPass' ? ` ${params}` : ''}`,
-    ].join('\n'));
+    fromApacheConfig(
+      [
+        `<Proxy "balancer://c"${where === 'Proxy' ? ` ${params}` : ''}>`,
+        '  BalancerMember http://192.0.2.2:80 route=a',
+        '  BalancerMember http://192.0.2.3:80 route=b',
+        where === 'ProxySet' ? `  ProxySet ${params}` : '',
+        '</Proxy>',
+        `ProxyPass /app balancer://c/${where === 'ProxyPass' ? ` ${params}` : ''}`,
+      ].join('\n'),
+    );
 
   it.each(['ProxySet', 'ProxyPass', 'Proxy'] as const)('are read the same on %s', (where) => {
-    const result = withParams(where, 'lbmethod=bybusyness stickysession=JSESSIONID|jsessionid stickysessionsep=! nofailover=On failonstatus=500,503 failontimeout=On maxattempts=2 forcerecovery=Off');
+    const result = withParams(
+      where,
+      'lbmethod=bybusyness stickysession=JSESSIONID|jsessionid stickysessionsep=! nofailover=On failonstatus=500,503 failontimeout=On maxattempts=2 forcerecovery=Off',
+    );
     expect(result.unsupported).toEqual([]);
     const { members, ...rest } = only(result).options;
     expect(members).toHaveLength(2);
@@ -245,7 +268,7 @@ describe('balancer parameters (ProxySet, ProxyPass, <Proxy> line)', () => {
     expect(rest).toEqual(expected);
   });
 
-  it('the last value of a repeated parameter wins, as in httpd\'s parameter table', () => {
+  it("the last value of a repeated parameter wins, as in httpd's parameter table", () => {
     const result = withParams('ProxySet', 'lbmethod=bytraffic LBMethod=bybusyness');
     expect(only(result).options.strategy).toBe('bybusyness');
   });
@@ -299,7 +322,9 @@ ProxyPreserveHost On
     const [same, mixed] = result.balancers;
     expect(same!.options).toEqual({
       members: [{ url: 'http://192.0.2.2:80' }, { url: 'http://192.0.2.3:80' }],
-      retryMs: 5000, timeoutMs: 9000, connectTimeoutMs: 250,
+      retryMs: 5000,
+      timeoutMs: 9000,
+      connectTimeoutMs: 250,
       healthCheck: { method: 'TCP', intervalMs: 2000 },
     });
     expect(mixed!.options).toEqual({
@@ -314,13 +339,9 @@ ProxyPreserveHost On
 
 describe('Apache syntax', () => {
   it('joins continuation lines and reports the line a directive starts on', () => {
-    const result = fromApacheConfig([
-      '<Proxy balancer://c>',
-      '  BalancerMember http://192.0.2.2:80 \\',
-      '      loadfactor=4 \\',
-      '      max=9',
-      '</Proxy>',
-    ].join('\n'));
+    const result = fromApacheConfig(
+      ['<Proxy balancer://c>', '  BalancerMember http://192.0.2.2:80 \\', '      loadfactor=4 \\', '      max=9', '</Proxy>'].join('\n'),
+    );
     expect(only(result).options.members[0]).toEqual({ url: 'http://192.0.2.2:80', weight: 4 });
     expect(reported(result)).toEqual([{ directive: 'BalancerMember', parameter: 'max', line: 2 }]);
   });
@@ -351,9 +372,7 @@ describe('Apache syntax', () => {
   });
 
   it('splits words as ap_getword_conf: double and single quotes, escapes, quotes only at a word start', () => {
-    expect(splitWords(`"a b" 'c d' "e\\"f" 'g\\'h' i\\\\j "k\\\\l" m"n" "o"p ""`)).toEqual([
-      'a b', 'c d', 'e"f', "g'h", 'i\\j', 'k\\l', 'm"n"', 'o', 'p', '',
-    ]);
+    expect(splitWords(`"a b" 'c d' "e\\"f" 'g\\'h' i\\\\j "k\\\\l" m"n" "o"p ""`)).toEqual(['a b', 'c d', 'e"f', "g'h", 'i\\j', 'k\\l', 'm"n"', 'o', 'p', '']);
   });
 
   it('accepts quoted and bare arguments and quoted key=value words alike', () => {
@@ -376,7 +395,9 @@ proxypass "/" "Balancer://mycluster/"
 PROXYPRESERVEHOST on`);
     expect(result.unsupported).toEqual([]);
     expect(only(result)).toEqual({
-      name: 'mycluster', mountPath: '/', line: 2,
+      name: 'mycluster',
+      mountPath: '/',
+      line: 2,
       options: {
         members: [{ url: 'http://192.0.2.2:80', weight: 3, status: 'standby' }],
         strategy: 'bytraffic',
@@ -387,7 +408,7 @@ PROXYPRESERVEHOST on`);
     });
   });
 
-  it('keeps lbmethod names case-sensitive, as httpd\'s provider lookup is', () => {
+  it("keeps lbmethod names case-sensitive, as httpd's provider lookup is", () => {
     const result = fromApacheConfig('<Proxy balancer://c>\n  ProxySet lbmethod=ByTraffic\n</Proxy>');
     expect(only(result).options.strategy).toBeUndefined();
     expect(reported(result)).toEqual([{ directive: 'ProxySet', parameter: 'lbmethod', line: 2 }]);
@@ -403,7 +424,10 @@ UnDefine BACKEND
 ProxyPass /\${BACKEND} balancer://c/`);
     expect(only(result).mountPath).toBeUndefined();
     expect(only(result).options.members).toEqual([{ url: 'http://192.0.2.2:80' }]);
-    expect(reported(result)).toEqual([{ directive: 'BalancerMember', line: 4 }, { directive: 'ProxyPass', line: 7 }]);
+    expect(reported(result)).toEqual([
+      { directive: 'BalancerMember', line: 4 },
+      { directive: 'ProxyPass', line: 7 },
+    ]);
     expect(result.unsupported[0]!.reason).toMatch(/uses \$\{OTHER\}, which no Define above it sets/);
     expect(result.unsupported[1]!.reason).toMatch(/uses \$\{BACKEND\}/);
   });
@@ -414,8 +438,16 @@ BalancerMember loadfactor=2 balancer://c http://192.0.2.3:80
 ProxySet balancer://c lbmethod=bybusyness
 ProxyPass /app balancer://c`);
     expect(only(result)).toEqual({
-      name: 'c', mountPath: '/app', line: 1,
-      options: { members: [{ url: 'http://192.0.2.2:80', route: 'a' }, { url: 'http://192.0.2.3:80', weight: 2 }], strategy: 'bybusyness' },
+      name: 'c',
+      mountPath: '/app',
+      line: 1,
+      options: {
+        members: [
+          { url: 'http://192.0.2.2:80', route: 'a' },
+          { url: 'http://192.0.2.3:80', weight: 2 },
+        ],
+        strategy: 'bybusyness',
+      },
     });
     expect(result.unsupported).toEqual([]);
   });
@@ -503,10 +535,20 @@ SetHandler server-status
 
 describe('structure errors throw ApacheConfigError naming the line', () => {
   it.each([
-    ['an unclosed <Proxy>', '<VirtualHost *:80>\n</VirtualHost>\n<Proxy "balancer://c">\n  BalancerMember http://192.0.2.2:80\n', 3, /<Proxy> section is never closed/],
+    [
+      'an unclosed <Proxy>',
+      '<VirtualHost *:80>\n</VirtualHost>\n<Proxy "balancer://c">\n  BalancerMember http://192.0.2.2:80\n',
+      3,
+      /<Proxy> section is never closed/,
+    ],
     ['an unclosed <VirtualHost> around a closed <Proxy>', '<VirtualHost *:80>\n<Proxy balancer://c>\n</Proxy>\n', 1, /<VirtualHost> section is never closed/],
     ['a </Proxy> without <Proxy>', 'BalancerMember balancer://c http://192.0.2.2:80\n</Proxy>', 2, /<\/Proxy> without a matching <Proxy>/],
-    ['a section closed under another name', '<VirtualHost *:80>\n<Proxy balancer://c>\n</VirtualHost>\n</Proxy>', 3, /expected <\/Proxy> \(opened on line 2\) but saw <\/VirtualHost>/],
+    [
+      'a section closed under another name',
+      '<VirtualHost *:80>\n<Proxy balancer://c>\n</VirtualHost>\n</Proxy>',
+      3,
+      /expected <\/Proxy> \(opened on line 2\) but saw <\/VirtualHost>/,
+    ],
     ['a section line without >', '<Proxy "balancer://c"\n</Proxy>', 1, /missing its closing '>'/],
   ])('%s', (_what, text, line, message) => {
     let thrown: unknown;
@@ -576,8 +618,22 @@ describe('every unsupported report names the directive, the parameter and the li
     ['hcfails not a number', member('hcmethod=TCP hcfails=x'), 'BalancerMember', 'hcfails', 2, />= 0/],
     ['hcuri too long', member(`hcmethod=GET hcuri=/${'u'.repeat(63)}`), 'BalancerMember', 'hcuri', 2, /63 characters/],
     // Values httpd takes and proxy-balancer's validation refuses: reported, so the options still load.
-    ['hcpasses above 1000', member('hcmethod=TCP hcpasses=5000'), 'BalancerMember', 'hcpasses', 2, /healthCheck\.passes must be an integer from 1 to 1000, got 5000; not imported, the rest/],
-    ['hcFails above 1000, as written', member('hcmethod=TCP hcFails=1001'), 'BalancerMember', 'hcFails', 2, /healthCheck\.fails must be an integer from 1 to 1000/],
+    [
+      'hcpasses above 1000',
+      member('hcmethod=TCP hcpasses=5000'),
+      'BalancerMember',
+      'hcpasses',
+      2,
+      /healthCheck\.passes must be an integer from 1 to 1000, got 5000; not imported, the rest/,
+    ],
+    [
+      'hcFails above 1000, as written',
+      member('hcmethod=TCP hcFails=1001'),
+      'BalancerMember',
+      'hcFails',
+      2,
+      /healthCheck\.fails must be an integer from 1 to 1000/,
+    ],
     ['hcuri with a #', member('hcmethod=GET hcuri=/up#x'), 'BalancerMember', 'hcuri', 2, /healthCheck\.path must be a path .* without "#"/],
     ['an unknown hc parameter', member('hcmethod=TCP hcfoo=1'), 'BalancerMember', 'hcfoo', 2, /not an httpd worker parameter/],
     ['hcexpr', member('hcmethod=GET hcexpr=ok'), 'BalancerMember', 'hcexpr', 2, /expression ok/],
@@ -600,8 +656,22 @@ describe('every unsupported report names the directive, the parameter and the li
     ['maxattempts negative', balancer('maxattempts=-1'), 'ProxySet', 'maxattempts', 3, />= 0/],
     ['maxattempts above 99', balancer('maxattempts=500'), 'ProxySet', 'maxattempts', 3, /retry\.attempts must be an integer from 1 to 100, got 501/],
     ['stickysession not a token', balancer('stickysession=my:sess'), 'ProxySet', 'stickysession', 3, /sticky\.cookie must be a cookie name/],
-    ['stickysession URL parameter not a token', balancer('stickysession=S|a=b'), 'ProxySet', 'stickysession', 3, /sticky\.urlParam must be a URL parameter name/],
-    ['stickysessionsep not cookie-safe', balancer('stickysession=S stickysessionsep=;'), 'ProxySet', 'stickysessionsep', 3, /sticky\.separator must be one printable character/],
+    [
+      'stickysession URL parameter not a token',
+      balancer('stickysession=S|a=b'),
+      'ProxySet',
+      'stickysession',
+      3,
+      /sticky\.urlParam must be a URL parameter name/,
+    ],
+    [
+      'stickysessionsep not cookie-safe',
+      balancer('stickysession=S stickysessionsep=;'),
+      'ProxySet',
+      'stickysessionsep',
+      3,
+      /sticky\.separator must be one printable character/,
+    ],
     ['failonstatus not a status', balancer('failonstatus=500,abc'), 'ProxySet', 'failonstatus', 3, /"abc" is not an HTTP status/],
     ['failonstatus out of range', balancer('failonstatus=600'), 'ProxySet', 'failonstatus', 3, /not an HTTP status/],
     ['failontimeout not On or Off', balancer('failontimeout=1'), 'ProxySet', 'failontimeout', 3, /On or Off/],
@@ -623,18 +693,42 @@ describe('every unsupported report names the directive, the parameter and the li
     ['<Proxy *>', '<Proxy *>\n  Require all denied\n</Proxy>', '<Proxy>', 1, /not a balancer:\/\//],
     ['<Proxy> without a balancer name', '<Proxy balancer://>\n</Proxy>', '<Proxy>', 1, /no balancer name/],
     ['<ProxyMatch>', '<ProxyMatch "^balancer://">\n</ProxyMatch>', '<ProxyMatch>', 1, /regular expression/],
-    ['a section inside <Proxy balancer://>', '<Proxy balancer://c>\n  <RequireAny>\n    Require ip 10.0.0.0/8\n  </RequireAny>\n</Proxy>', '<RequireAny>', 2, /inside <Proxy balancer:\/\/c>/],
+    [
+      'a section inside <Proxy balancer://>',
+      '<Proxy balancer://c>\n  <RequireAny>\n    Require ip 10.0.0.0/8\n  </RequireAny>\n</Proxy>',
+      '<RequireAny>',
+      2,
+      /inside <Proxy balancer:\/\/c>/,
+    ],
     ['a directive inside <Proxy balancer://>', '<Proxy balancer://c>\n  Require all granted\n</Proxy>', 'Require', 2, /inside <Proxy balancer:\/\/c>/],
     ['ProxyPreserveHost not On or Off inside <Proxy>', '<Proxy balancer://c>\n  ProxyPreserveHost yes\n</Proxy>', 'ProxyPreserveHost', 2, /On or Off/],
-    ['a negated <IfModule>', '<IfModule !mod_proxy.c>\n  ProxyPass / balancer://c/\n</IfModule>', 'ProxyPass', 2, /<IfModule !mod_proxy\.c>.*does not evaluate/],
-    ['a proxy directive inside <IfDefine>', '<IfDefine CLUSTER>\n  BalancerMember balancer://c http://192.0.2.2:80\n</IfDefine>', 'BalancerMember', 2, /<IfDefine CLUSTER>/],
+    [
+      'a negated <IfModule>',
+      '<IfModule !mod_proxy.c>\n  ProxyPass / balancer://c/\n</IfModule>',
+      'ProxyPass',
+      2,
+      /<IfModule !mod_proxy\.c>.*does not evaluate/,
+    ],
+    [
+      'a proxy directive inside <IfDefine>',
+      '<IfDefine CLUSTER>\n  BalancerMember balancer://c http://192.0.2.2:80\n</IfDefine>',
+      'BalancerMember',
+      2,
+      /<IfDefine CLUSTER>/,
+    ],
     ['a <Proxy> section inside <IfVersion>', '<IfVersion >= 2.4>\n  <Proxy balancer://c>\n  </Proxy>\n</IfVersion>', '<Proxy>', 2, /<IfVersion >= 2\.4>/],
     ['ProxyPass inside <LocationMatch>', '<LocationMatch "^/a">\n  ProxyPass balancer://c/\n</LocationMatch>', 'ProxyPass', 2, /<LocationMatch/],
     ['ProxyPass inside <Location ~>', '<Location ~ "^/a">\n  ProxyPass balancer://c/\n</Location>', 'ProxyPass', 2, /<Location ~/],
     ['ProxyPassMatch', 'ProxyPassMatch "^/(.*)$" balancer://c/$1', 'ProxyPassMatch', 1, /regular expression/],
     ['ProxyHCExpr', 'ProxyHCExpr ok {%{REQUEST_STATUS} =~ /^2/}', 'ProxyHCExpr', 1, /not imported/],
     ['ProxyRequests On', 'ProxyRequests On', 'ProxyRequests', 1, /forward proxying/],
-    ['SetHandler balancer-manager', '<Location "/balancer-manager">\n  SetHandler balancer-manager\n  Require host example.com\n</Location>', 'SetHandler', 2, /balancer-manager page/],
+    [
+      'SetHandler balancer-manager',
+      '<Location "/balancer-manager">\n  SetHandler balancer-manager\n  Require host example.com\n</Location>',
+      'SetHandler',
+      2,
+      /balancer-manager page/,
+    ],
     ['another Proxy* directive', 'ProxyVia On', 'ProxyVia', 1, /no equivalent/],
     ['a Balancer* directive', 'BalancerGrowth 5', 'BalancerGrowth', 1, /no equivalent/],
     ['RewriteRule to a balancer', 'RewriteRule ^/(.*)$ balancer://c/$1 [P]', 'RewriteRule', 1, /no equivalent/],
@@ -643,7 +737,13 @@ describe('every unsupported report names the directive, the parameter and the li
     ['BalancerMember outside a section without a balancer URL', 'BalancerMember http://192.0.2.2:80', 'BalancerMember', 1, /must start with the balancer URL/],
     ['BalancerMember naming balancer:// without a name', 'BalancerMember balancer:// http://192.0.2.2:80', 'BalancerMember', 1, /no balancer name/],
     ['BalancerMember without a member URL', 'BalancerMember balancer://c route=a', 'BalancerMember', 1, /needs a member URL/],
-    ['BalancerMember naming the balancer inside <Proxy>', '<Proxy balancer://c>\n  BalancerMember balancer://c http://192.0.2.2:80\n</Proxy>', 'BalancerMember', 2, /must not name the balancer/],
+    [
+      'BalancerMember naming the balancer inside <Proxy>',
+      '<Proxy balancer://c>\n  BalancerMember balancer://c http://192.0.2.2:80\n</Proxy>',
+      'BalancerMember',
+      2,
+      /must not name the balancer/,
+    ],
     ['an ajp:// member', 'BalancerMember balancer://c ajp://192.0.2.2:8009', 'BalancerMember', 1, /ajp: scheme/],
     ['an fcgi:// member', 'BalancerMember balancer://c fcgi://127.0.0.1:9000', 'BalancerMember', 1, /fcgi: scheme/],
     ['a unix: member', 'BalancerMember balancer://c unix:/run/app.sock|http://localhost/', 'BalancerMember', 1, /unix: scheme/],
@@ -651,8 +751,20 @@ describe('every unsupported report names the directive, the parameter and the li
     ['a member URL that does not parse', 'BalancerMember balancer://c http://[bad', 'BalancerMember', 1, /not a valid URL/],
     ['a member URL with a fragment', 'BalancerMember balancer://c http://192.0.2.2:80/#top', 'BalancerMember', 1, /^url must not contain a query or fragment/],
     ['a member URL with credentials', 'BalancerMember balancer://c http://u:p@192.0.2.2:80', 'BalancerMember', 1, /^url must not contain credentials/],
-    ['a member URL with a query (its = makes it a parameter, as in httpd)', 'BalancerMember balancer://c http://192.0.2.2:80/?a=1', 'BalancerMember', 1, /needs a member URL/],
-    ['a <Proxy> section with an undefined ${NAME}', '<Proxy balancer://${NAME}>\n  BalancerMember http://192.0.2.2:80\n</Proxy>', '<Proxy>', 1, /uses \$\{NAME\}/],
+    [
+      'a member URL with a query (its = makes it a parameter, as in httpd)',
+      'BalancerMember balancer://c http://192.0.2.2:80/?a=1',
+      'BalancerMember',
+      1,
+      /needs a member URL/,
+    ],
+    [
+      'a <Proxy> section with an undefined ${NAME}',
+      '<Proxy balancer://${NAME}>\n  BalancerMember http://192.0.2.2:80\n</Proxy>',
+      '<Proxy>',
+      1,
+      /uses \$\{NAME\}/,
+    ],
     ['ProxySet on a worker URL', 'ProxySet http://192.0.2.2:80 retry=5', 'ProxySet', 1, /standalone worker/],
     ['ProxySet before its balancer exists', 'ProxySet balancer://c lbmethod=bytraffic', 'ProxySet', 1, /before anything defines it/],
     ['ProxyPass ~', 'ProxyPass ~ "^/a" balancer://c/', 'ProxyPass', 1, /regular expression/],
@@ -667,10 +779,28 @@ describe('every unsupported report names the directive, the parameter and the li
     ['ProxyTimeout inside <Location>', '<Location /a>\n  ProxyTimeout 5\n</Location>', 'ProxyTimeout', 2, /not allowed inside <Location>/],
     ['ProxyTimeout malformed', 'ProxyTimeout 5s', 'ProxyTimeout', 1, /whole number of seconds/],
     ['Timeout zero', 'Timeout 0', 'Timeout', 1, /whole number of seconds/],
-    ['Header not in the recipe\'s shape', 'Header set Set-Cookie "ROUTEID=.%{BALANCER_WORKER_ROUTE}e; path=/" env=BALANCER_ROUTE_CHANGED', 'Header', 1, /only the documented sticky-cookie recipe/],
-    ['Header recipe without its env= condition', 'Header add Set-Cookie "ROUTEID=.%{BALANCER_WORKER_ROUTE}e; path=/"', 'Header', 1, /only the documented sticky-cookie recipe/],
+    [
+      "Header not in the recipe's shape",
+      'Header set Set-Cookie "ROUTEID=.%{BALANCER_WORKER_ROUTE}e; path=/" env=BALANCER_ROUTE_CHANGED',
+      'Header',
+      1,
+      /only the documented sticky-cookie recipe/,
+    ],
+    [
+      'Header recipe without its env= condition',
+      'Header add Set-Cookie "ROUTEID=.%{BALANCER_WORKER_ROUTE}e; path=/"',
+      'Header',
+      1,
+      /only the documented sticky-cookie recipe/,
+    ],
     ['Header with another BALANCER_ variable', 'Header add X-Member %{BALANCER_WORKER_NAME}e', 'Header', 1, /only the documented sticky-cookie recipe/],
-    ['Header recipe for a cookie no balancer uses', 'Header add Set-Cookie "OTHER=.%{BALANCER_WORKER_ROUTE}e; path=/" env=BALANCER_ROUTE_CHANGED', 'Header', 1, /no balancer has stickysession=OTHER/],
+    [
+      'Header recipe for a cookie no balancer uses',
+      'Header add Set-Cookie "OTHER=.%{BALANCER_WORKER_ROUTE}e; path=/" env=BALANCER_ROUTE_CHANGED',
+      'Header',
+      1,
+      /no balancer has stickysession=OTHER/,
+    ],
   ])('%s', (_what, text, directive, line, reason) => {
     const result = fromApacheConfig(text);
     expect(reported(result)).toEqual([{ directive, line }]);
@@ -738,8 +868,10 @@ BalancerMember balancer://c http://192.0.2.2:80 hctemplate=t`);
   });
 
   it('a template replaces earlier hc parameters and later ones override it, in parameter order', () => {
-    const { options } = only(fromApacheConfig(`ProxyHCTemplate t hcmethod=HEAD hcinterval=5
-BalancerMember balancer://c http://192.0.2.2:80 hcinterval=60 hcuri=/x hctemplate=t hcfails=3`));
+    const { options } = only(
+      fromApacheConfig(`ProxyHCTemplate t hcmethod=HEAD hcinterval=5
+BalancerMember balancer://c http://192.0.2.2:80 hcinterval=60 hcuri=/x hctemplate=t hcfails=3`),
+    );
     expect(options.healthCheck).toEqual({ method: 'HEAD', intervalMs: 5000, passes: 1, fails: 3 });
   });
 
@@ -768,7 +900,8 @@ Header add Set-Cookie "SID=.%{BALANCER_WORKER_ROUTE}e" env=BALANCER_ROUTE_CHANGE
     const [a, b] = result.balancers;
     expect(a!.options.sticky).toEqual({ cookie: 'ROUTEID', urlParam: 'ROUTEID', separator: '~' });
     expect(b!.options.sticky).toEqual({
-      cookie: 'SID', urlParam: 'SID',
+      cookie: 'SID',
+      urlParam: 'SID',
       setCookie: { path: '/app', domain: 'example.com', maxAgeSec: 600, secure: true, httpOnly: true, sameSite: 'lax' },
     });
     expect(reported(result)).toEqual([
@@ -800,9 +933,11 @@ Header add Set-Cookie "R=.%{BALANCER_WORKER_ROUTE}e; ${attribute}; HttpOnly" env
   });
 
   it('with stickysessionsep=Off the recipe has no separator before the route', () => {
-    const { options } = only(fromApacheConfig(`BalancerMember balancer://c http://192.0.2.2:80
+    const { options } = only(
+      fromApacheConfig(`BalancerMember balancer://c http://192.0.2.2:80
 ProxySet balancer://c stickysession=R stickysessionsep=Off
-Header add Set-Cookie "R=%{BALANCER_WORKER_ROUTE}e" env=BALANCER_ROUTE_CHANGED`));
+Header add Set-Cookie "R=%{BALANCER_WORKER_ROUTE}e" env=BALANCER_ROUTE_CHANGED`),
+    );
     expect(options.sticky).toEqual({ cookie: 'R', urlParam: 'R', separator: false, setCookie: {} });
   });
 

@@ -137,7 +137,16 @@ describe('proxy-balancer command', () => {
   it('--access-log prints one line per request to stdout; state changes go to stderr with a timestamp', async () => {
     const a = await backend('a');
     const dead = `http://127.0.0.1:${await closedPort()}`;
-    const config = file('log.json', JSON.stringify({ listen: { port: 0, path: '/app' }, members: [{ url: dead, route: 'dead' }, { url: a.url, route: 'a' }] }));
+    const config = file(
+      'log.json',
+      JSON.stringify({
+        listen: { port: 0, path: '/app' },
+        members: [
+          { url: dead, route: 'dead' },
+          { url: a.url, route: 'a' },
+        ],
+      }),
+    );
     const served = await serve(['--config', config, '--access-log']);
     // byrequests tries the first member first: its refused connection puts it in error, and a serves.
     expect((await request(`${served.url}x?y=1`)).body).toBe('a');
@@ -165,7 +174,10 @@ describe('proxy-balancer command', () => {
       res.statusCode = req.url === '/health' && !healthy ? 503 : 200;
       res.end('a');
     });
-    const config = file('health.json', JSON.stringify({ listen: { port: 0 }, healthCheck: { path: '/health', intervalMs: 100 }, members: [{ url: a.url, route: 'a' }] }));
+    const config = file(
+      'health.json',
+      JSON.stringify({ listen: { port: 0 }, healthCheck: { path: '/health', intervalMs: 100 }, members: [{ url: a.url, route: 'a' }] }),
+    );
     const served = await serve(['--config', config]);
     expect(await served.line('stderr', /member a down/)).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z member a down \(health check\): /);
     healthy = true;
@@ -275,7 +287,10 @@ describe('proxy-balancer command: the manage block', () => {
   const TOKEN = 'correct-horse-battery-staple';
 
   it('refuses to start without a token, says why, and does not print a bad token', async () => {
-    const missing = file('manage-missing.json', JSON.stringify({ listen: { port: 0 }, manage: { path: '/balancer-manager' }, members: [{ url: 'http://127.0.0.1:9' }] }));
+    const missing = file(
+      'manage-missing.json',
+      JSON.stringify({ listen: { port: 0 }, manage: { path: '/balancer-manager' }, members: [{ url: 'http://127.0.0.1:9' }] }),
+    );
     const result = await run(['--config', missing]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('BalancerConfigError: manage.token is required to serve the manager, which can drain and disable every member');
@@ -287,9 +302,15 @@ describe('proxy-balancer command: the manage block', () => {
     expect(shortResult.stderr).toContain('got "a string of 7 characters"');
     expect(shortResult.stderr).not.toContain('hunter2');
 
-    const badPath = file('manage-path.json', JSON.stringify({ listen: { port: 0 }, manage: { token: TOKEN, path: '/' }, members: [{ url: 'http://127.0.0.1:9' }] }));
+    const badPath = file(
+      'manage-path.json',
+      JSON.stringify({ listen: { port: 0 }, manage: { token: TOKEN, path: '/' }, members: [{ url: 'http://127.0.0.1:9' }] }),
+    );
     expect((await run(['--config', badPath])).stderr).toContain('manage.path must be a path like "/balancer-manager"');
-    const unknown = file('manage-unknown.json', JSON.stringify({ listen: { port: 0 }, manage: { token: TOKEN, user: 'admin' }, members: [{ url: 'http://127.0.0.1:9' }] }));
+    const unknown = file(
+      'manage-unknown.json',
+      JSON.stringify({ listen: { port: 0 }, manage: { token: TOKEN, user: 'admin' }, members: [{ url: 'http://127.0.0.1:9' }] }),
+    );
     expect((await run(['--config', unknown])).stderr).toContain('manage.user is not a known option (known: path, token)');
   });
 
@@ -304,7 +325,17 @@ describe('proxy-balancer command: the manage block', () => {
   it('serves the manager under its path behind the token (bearer or basic), and the balancer everywhere else', async () => {
     const a = await backend('a');
     const b = await backend('b');
-    const config = file('manage.json', JSON.stringify({ listen: { port: 0 }, manage: { path: '/balancer-manager', token: TOKEN }, members: [{ url: a.url, route: 'a' }, { url: b.url, route: 'b' }] }));
+    const config = file(
+      'manage.json',
+      JSON.stringify({
+        listen: { port: 0 },
+        manage: { path: '/balancer-manager', token: TOKEN },
+        members: [
+          { url: a.url, route: 'a' },
+          { url: b.url, route: 'b' },
+        ],
+      }),
+    );
     const { url } = await serve(['--config', config]);
     const manager = `${url}balancer-manager`;
 
@@ -312,7 +343,9 @@ describe('proxy-balancer command: the manage block', () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers['www-authenticate']).toBe('Basic realm="proxy-balancer manager", charset="UTF-8"');
     expect((await request(`${manager}/api/state`, { headers: { authorization: 'Bearer wrong-token-of-some-length' } })).status).toBe(401);
-    expect((await request(`${manager}/api/state`, { headers: { authorization: `Basic ${Buffer.from(`admin:${TOKEN}x`).toString('base64')}` } })).status).toBe(401);
+    expect((await request(`${manager}/api/state`, { headers: { authorization: `Basic ${Buffer.from(`admin:${TOKEN}x`).toString('base64')}` } })).status).toBe(
+      401,
+    );
     expect((await request(`${manager}/metrics`, { headers: { authorization: TOKEN } })).status).toBe(401);
 
     const bearer = { authorization: `Bearer ${TOKEN}` };
@@ -322,7 +355,11 @@ describe('proxy-balancer command: the manage block', () => {
     const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(page.body)![1]!;
     expect(JSON.parse((await request(`${manager}/api/state`, { headers: bearer })).body).members).toHaveLength(2);
 
-    const drained = await request(`${manager}/api/members/b`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/json', 'x-csrf-token': csrf }, body: '{"action":"drain"}' });
+    const drained = await request(`${manager}/api/members/b`, {
+      method: 'POST',
+      headers: { ...bearer, 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: '{"action":"drain"}',
+    });
     expect(JSON.parse(drained.body)).toMatchObject({ route: 'b', state: 'drain' });
     const bodies = [(await request(url)).body, (await request(url)).body, (await request(`${url}x`)).body];
     expect(bodies).toEqual(['a', 'a', 'a']);

@@ -54,12 +54,18 @@ describe('defaults', () => {
 
   it('accepts the edges of every range', () => {
     const config = normalizeOptions({
-      members: [{ url: U1, weight: 1, lbset: 0 }, { url: U2, weight: 100, lbset: 99, route: 'r'.repeat(64) }],
+      members: [
+        { url: U1, weight: 1, lbset: 0 },
+        { url: U2, weight: 100, lbset: 99, route: 'r'.repeat(64) },
+      ],
       timeoutMs: 1,
       retryMs: 0,
       preserveHost: true,
     });
-    expect(config.members.map((m) => [m.weight, m.lbset])).toEqual([[1, 0], [100, 99]]);
+    expect(config.members.map((m) => [m.weight, m.lbset])).toEqual([
+      [1, 0],
+      [100, 99],
+    ]);
     expect([config.timeoutMs, config.retryMs, config.preserveHost]).toEqual([1, 0, true]);
     expect(normalizeOptions({ members: [], timeoutMs: 2_147_483_647 }).timeoutMs).toBe(2_147_483_647);
   });
@@ -79,8 +85,18 @@ describe('top-level shape', () => {
   });
 
   it('rejects unknown keys at the top level and in a member', () => {
-    expectError(() => normalizeOptions({ members: [], retries: 3 }), 'retries', 3, /^retries is not a known option \(known: members, strategy, engine, tls, reverse, onProxyRequest, onProxyResponse, timeoutMs, retryMs, preserveHost(, \w+)*\), got 3$/);
-    expectError(() => normalizeOptions(secondMember({ wieght: 2 })), 'members[1].wieght', 2, /^members\[1\]\.wieght is not a known option \(known: url, route, weight, lbset, status(, \w+)*\), got 2$/);
+    expectError(
+      () => normalizeOptions({ members: [], retries: 3 }),
+      'retries',
+      3,
+      /^retries is not a known option \(known: members, strategy, engine, tls, reverse, onProxyRequest, onProxyResponse, timeoutMs, retryMs, preserveHost(, \w+)*\), got 3$/,
+    );
+    expectError(
+      () => normalizeOptions(secondMember({ wieght: 2 })),
+      'members[1].wieght',
+      2,
+      /^members\[1\]\.wieght is not a known option \(known: url, route, weight, lbset, status(, \w+)*\), got 2$/,
+    );
   });
 });
 
@@ -95,7 +111,12 @@ describe('member weight (Apache loadfactor)', () => {
     ['2', '"2"'],
     [null, 'null'],
   ])('rejects %s', (weight, shown) => {
-    expectError(() => normalizeOptions(secondMember({ weight })), 'members[1].weight', weight, `members[1].weight must be a number from 1 to 100, got ${shown}`);
+    expectError(
+      () => normalizeOptions(secondMember({ weight })),
+      'members[1].weight',
+      weight,
+      `members[1].weight must be a number from 1 to 100, got ${shown}`,
+    );
   });
 
   it('accepts decimals', () => {
@@ -121,26 +142,61 @@ describe('member status', () => {
     }
     const expectation = "must be one of 'disabled', 'standby', 'spare', 'drain', 'stopped'";
     expectError(() => normalizeOptions(firstMember({ status: 'foo' })), 'members[0].status', 'foo', `members[0].status ${expectation}, got "foo"`);
-    expectError(() => normalizeOptions(firstMember({ status: 'Disabled' })), 'members[0].status', 'Disabled', `members[0].status ${expectation}, got "Disabled"`);
+    expectError(
+      () => normalizeOptions(firstMember({ status: 'Disabled' })),
+      'members[0].status',
+      'Disabled',
+      `members[0].status ${expectation}, got "Disabled"`,
+    );
     expectError(() => normalizeOptions(firstMember({ status: 'D' })), 'members[0].status', 'D', `members[0].status ${expectation}, got "D"`);
   });
 });
 
 describe('member url', () => {
   it('must be present and a string', () => {
-    expectError(() => normalizeOptions({ members: [{ route: 'a' }] }), 'members[0].url', undefined, 'members[0].url must be an absolute http: or https: URL string, got undefined');
-    expectError(() => normalizeOptions({ members: [{ url: 3001 }] }), 'members[0].url', 3001, 'members[0].url must be an absolute http: or https: URL string, got 3001');
+    expectError(
+      () => normalizeOptions({ members: [{ route: 'a' }] }),
+      'members[0].url',
+      undefined,
+      'members[0].url must be an absolute http: or https: URL string, got undefined',
+    );
+    expectError(
+      () => normalizeOptions({ members: [{ url: 3001 }] }),
+      'members[0].url',
+      3001,
+      'members[0].url must be an absolute http: or https: URL string, got 3001',
+    );
   });
 
   it('must be absolute', () => {
-    expectError(() => normalizeOptions({ members: [{ url: '/app' }] }), 'members[0].url', '/app', 'members[0].url must be an absolute http: or https: URL, got "/app"');
-    expectError(() => normalizeOptions({ members: [{ url: '127.0.0.1:3001' }] }), 'members[0].url', '127.0.0.1:3001', 'members[0].url must be an absolute http: or https: URL, got "127.0.0.1:3001"');
+    expectError(
+      () => normalizeOptions({ members: [{ url: '/app' }] }),
+      'members[0].url',
+      '/app',
+      'members[0].url must be an absolute http: or https: URL, got "/app"',
+    );
+    expectError(
+      () => normalizeOptions({ members: [{ url: '127.0.0.1:3001' }] }),
+      'members[0].url',
+      '127.0.0.1:3001',
+      'members[0].url must be an absolute http: or https: URL, got "127.0.0.1:3001"',
+    );
   });
 
   it('must use http: or https:', () => {
-    expectError(() => normalizeOptions({ members: [{ url: 'ftp://127.0.0.1/' }] }), 'members[0].url', 'ftp://127.0.0.1/', 'members[0].url must use http: or https:, got "ftp://127.0.0.1/"');
+    expectError(
+      () => normalizeOptions({ members: [{ url: 'ftp://127.0.0.1/' }] }),
+      'members[0].url',
+      'ftp://127.0.0.1/',
+      'members[0].url must use http: or https:, got "ftp://127.0.0.1/"',
+    );
     // A forgotten scheme parses as the scheme "localhost:".
-    expectError(() => normalizeOptions({ members: [{ url: 'localhost:3001' }] }), 'members[0].url', 'localhost:3001', 'members[0].url must use http: or https:, got "localhost:3001"');
+    expectError(
+      () => normalizeOptions({ members: [{ url: 'localhost:3001' }] }),
+      'members[0].url',
+      'localhost:3001',
+      'members[0].url must use http: or https:, got "localhost:3001"',
+    );
   });
 
   it('must not carry credentials, and the error does not repeat them', () => {
@@ -151,9 +207,17 @@ describe('member url', () => {
     expect(configError(() => normalizeOptions({ members: [{ url: 'http://admin@127.0.0.1:3001/' }] })).message).not.toContain('admin');
   });
 
-  it.each(['http://127.0.0.1:3001/?a=1', 'http://127.0.0.1:3001/?', 'http://127.0.0.1:3001/#top', 'http://127.0.0.1:3001/#'])('must not carry a query or fragment: %s', (url) => {
-    expectError(() => normalizeOptions({ members: [{ url }] }), 'members[0].url', url, `members[0].url must not contain a query or fragment, got ${JSON.stringify(url)}`);
-  });
+  it.each(['http://127.0.0.1:3001/?a=1', 'http://127.0.0.1:3001/?', 'http://127.0.0.1:3001/#top', 'http://127.0.0.1:3001/#'])(
+    'must not carry a query or fragment: %s',
+    (url) => {
+      expectError(
+        () => normalizeOptions({ members: [{ url }] }),
+        'members[0].url',
+        url,
+        `members[0].url must not contain a query or fragment, got ${JSON.stringify(url)}`,
+      );
+    },
+  );
 
   it('accepts an IPv6 literal and derives a token route from it', () => {
     const [member] = normalizeOptions({ members: [{ url: 'http://[::1]:8080' }] }).members;
@@ -211,14 +275,35 @@ describe('member route', () => {
   });
 
   it('rejects a duplicate route', () => {
-    expectError(() => normalizeOptions({ members: [{ url: U1, route: 'pi' }, { url: U2, route: 'pi' }] }), 'members[1].route', 'pi', 'members[1].route duplicates another member\'s route, got "pi"');
+    expectError(
+      () =>
+        normalizeOptions({
+          members: [
+            { url: U1, route: 'pi' },
+            { url: U2, route: 'pi' },
+          ],
+        }),
+      'members[1].route',
+      'pi',
+      'members[1].route duplicates another member\'s route, got "pi"',
+    );
   });
 });
 
 describe('per-member timers', () => {
   it('validates retryMs and timeoutMs on a member', () => {
-    expectError(() => normalizeOptions(firstMember({ retryMs: -1 })), 'members[0].retryMs', -1, 'members[0].retryMs must be an integer from 0 to 2147483647, got -1');
-    expectError(() => normalizeOptions(firstMember({ timeoutMs: 0 })), 'members[0].timeoutMs', 0, 'members[0].timeoutMs must be an integer from 1 to 2147483647, got 0');
+    expectError(
+      () => normalizeOptions(firstMember({ retryMs: -1 })),
+      'members[0].retryMs',
+      -1,
+      'members[0].retryMs must be an integer from 0 to 2147483647, got -1',
+    );
+    expectError(
+      () => normalizeOptions(firstMember({ timeoutMs: 0 })),
+      'members[0].timeoutMs',
+      0,
+      'members[0].timeoutMs must be an integer from 1 to 2147483647, got 0',
+    );
   });
 });
 
@@ -230,16 +315,41 @@ describe('strategy', () => {
   });
 
   it('rejects an unknown name and a non-object', () => {
-    expectError(() => normalizeOptions({ members: [], strategy: 'random' }), 'strategy', 'random', /^strategy must be one of 'byrequests', 'bytraffic', 'bybusyness', 'roundrobin'(, '\w+')*, got "random"$/);
+    expectError(
+      () => normalizeOptions({ members: [], strategy: 'random' }),
+      'strategy',
+      'random',
+      /^strategy must be one of 'byrequests', 'bytraffic', 'bybusyness', 'roundrobin'(, '\w+')*, got "random"$/,
+    );
     expectError(() => normalizeOptions({ members: [], strategy: 42 }), 'strategy', 42, /^strategy must be one of byrequests, .* or a strategy object, got 42$/);
     expectError(() => normalizeOptions({ members: [], strategy: null }), 'strategy', null, /^strategy must be one of .* or a strategy object, got null$/);
   });
 
   it('requires a name and a pick function on a strategy object', () => {
-    expectError(() => normalizeOptions({ members: [], strategy: { name: 'x' } }), 'strategy.pick', undefined, 'strategy.pick must be a function (candidates, context) => member | undefined, got undefined');
-    expectError(() => normalizeOptions({ members: [], strategy: { name: 'x', pick: 'first' } }), 'strategy.pick', 'first', 'strategy.pick must be a function (candidates, context) => member | undefined, got "first"');
-    expectError(() => normalizeOptions({ members: [], strategy: { pick: () => undefined } }), 'strategy.name', undefined, 'strategy.name must be a non-empty string, got undefined');
-    expectError(() => normalizeOptions({ members: [], strategy: { name: '', pick: () => undefined } }), 'strategy.name', '', 'strategy.name must be a non-empty string, got ""');
+    expectError(
+      () => normalizeOptions({ members: [], strategy: { name: 'x' } }),
+      'strategy.pick',
+      undefined,
+      'strategy.pick must be a function (candidates, context) => member | undefined, got undefined',
+    );
+    expectError(
+      () => normalizeOptions({ members: [], strategy: { name: 'x', pick: 'first' } }),
+      'strategy.pick',
+      'first',
+      'strategy.pick must be a function (candidates, context) => member | undefined, got "first"',
+    );
+    expectError(
+      () => normalizeOptions({ members: [], strategy: { pick: () => undefined } }),
+      'strategy.name',
+      undefined,
+      'strategy.name must be a non-empty string, got undefined',
+    );
+    expectError(
+      () => normalizeOptions({ members: [], strategy: { name: '', pick: () => undefined } }),
+      'strategy.name',
+      '',
+      'strategy.name must be a non-empty string, got ""',
+    );
   });
 
   it.each(['requestStart', 'requestEnd', 'routed', 'membersChanged', 'reset'])('rejects a %s hook that is not a function', (hook) => {

@@ -10,7 +10,10 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function setup(handler: Parameters<typeof startBackend>[1], extra: Record<string, unknown> = {}): Promise<{ balancer: Balancer; url: string; backend: Backend; frontSockets: Set<net.Socket> }> {
+async function setup(
+  handler: Parameters<typeof startBackend>[1],
+  extra: Record<string, unknown> = {},
+): Promise<{ balancer: Balancer; url: string; backend: Backend; frontSockets: Set<net.Socket> }> {
   const backend = await startBackend('m', handler);
   const balancer = createBalancer({ engine: currentEngine(), members: [{ url: backend.url }], ...extra });
   const front = await startFront(balancer);
@@ -83,33 +86,38 @@ forEachEngine(() => {
       let written = 0;
       let outcome!: (what: 'stalled' | 'wrote everything') => void;
       const memberDone = new Promise<'stalled' | 'wrote everything'>((resolve) => (outcome = resolve));
-      const { balancer, url, frontSockets } = await setup((_req, res) => {
-        res.writeHead(200, { 'content-length': String(size) });
-        const pump = (): void => {
-          while (written < size) {
-            written += chunk.length;
-            if (!res.write(chunk)) {
-              // A drain that does not come: the balancer has stopped reading this member. No event
-              // says "nothing happened", so a second without one stands for it (never a verdict on speed).
-              const timer = setTimeout(() => outcome('stalled'), 1000);
-              return void res.once('drain', () => {
-                clearTimeout(timer);
-                pump();
-              });
+      const { balancer, url, frontSockets } = await setup(
+        (_req, res) => {
+          res.writeHead(200, { 'content-length': String(size) });
+          const pump = (): void => {
+            while (written < size) {
+              written += chunk.length;
+              if (!res.write(chunk)) {
+                // A drain that does not come: the balancer has stopped reading this member. No event
+                // says "nothing happened", so a second without one stands for it (never a verdict on speed).
+                const timer = setTimeout(() => outcome('stalled'), 1000);
+                return void res.once('drain', () => {
+                  clearTimeout(timer);
+                  pump();
+                });
+              }
             }
-          }
-          res.end();
-          outcome('wrote everything');
-        };
-        pump();
-      }, { idleTimeoutMs: 60_000 });
+            res.end();
+            outcome('wrote everything');
+          };
+          pump();
+        },
+        { idleTimeoutMs: 60_000 },
+      );
       let reply!: IncomingMessage;
       const headArrived = new Promise<void>((resolve, reject) => {
-        http.get(`${url}/big`, { agent: false }, (res) => {
-          res.pause(); // the client reads nothing until the member is held back
-          reply = res;
-          resolve();
-        }).on('error', reject);
+        http
+          .get(`${url}/big`, { agent: false }, (res) => {
+            res.pause(); // the client reads nothing until the member is held back
+            reply = res;
+            resolve();
+          })
+          .on('error', reject);
       });
       await headArrived;
       // Held back: the member could not write the body while the client read none of it, and the
@@ -168,12 +176,14 @@ forEachEngine(() => {
       for (let i = 0; i < 4; i++) {
         bodies.push(
           await new Promise<string>((resolve, reject) => {
-            http.get(front.url, { agent }, (res) => {
-              sockets.add(res.socket);
-              let t = '';
-              res.on('data', (c: Buffer) => (t += c.toString()));
-              res.on('end', () => resolve(t));
-            }).on('error', reject);
+            http
+              .get(front.url, { agent }, (res) => {
+                sockets.add(res.socket);
+                let t = '';
+                res.on('data', (c: Buffer) => (t += c.toString()));
+                res.on('end', () => resolve(t));
+              })
+              .on('error', reject);
           }),
         );
       }

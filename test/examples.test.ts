@@ -10,7 +10,10 @@ afterEach(() => {
 
 describe('the Pi cluster example (npm start)', () => {
   it('serves Server 1 and Server 2 alternately on loopback and stops every server on Ctrl-C', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/pi-cluster/main.ts'], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/pi-cluster/main.ts'], {
+      env: { ...process.env, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(child);
     let out = '';
     const url = await new Promise<string>((resolve, reject) => {

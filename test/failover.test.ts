@@ -135,13 +135,15 @@ forEachEngine(() => {
       const good = await backend('good');
       const { balancer, url } = await front([cutter.url, good.url]);
       const outcome = await new Promise<string>((resolve) => {
-        http.get(`${url}/`, { agent: false }, (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve(`complete:${body}`));
-          res.on('error', () => resolve(`cut:${body}`));
-          res.on('aborted', () => resolve(`cut:${body}`));
-        }).on('error', () => resolve('cut'));
+        http
+          .get(`${url}/`, { agent: false }, (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve(`complete:${body}`));
+            res.on('error', () => resolve(`cut:${body}`));
+            res.on('aborted', () => resolve(`cut:${body}`));
+          })
+          .on('error', () => resolve('cut'));
       });
       expect(outcome.startsWith('cut')).toBe(true);
       expect(good.received).toHaveLength(0);
@@ -225,11 +227,13 @@ forEachEngine(() => {
       });
       const { balancer, url } = await front([staller.url], { idleTimeoutMs: 50 });
       const cut = await new Promise<boolean>((resolve) => {
-        http.get(`${url}/`, { agent: false }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(false));
-          res.on('error', () => resolve(true));
-        }).on('error', () => resolve(true));
+        http
+          .get(`${url}/`, { agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(false));
+            res.on('error', () => resolve(true));
+          })
+          .on('error', () => resolve(true));
       });
       expect(cut).toBe(true);
       expect(balancer.snapshot().members[0]).toMatchObject({ failures: 1, inFlight: 0 });
@@ -267,7 +271,10 @@ forEachEngine(() => {
       balancer.on('memberEjected', (e) => ejected.push(e.route));
       for (let i = 0; i < 12; i++) expect((await request(`${url}/`)).status).toBe(500);
       expect(ejected).toHaveLength(1); // the second would put 100% of the tier out
-      const states = balancer.snapshot().members.map((m) => m.state).sort();
+      const states = balancer
+        .snapshot()
+        .members.map((m) => m.state)
+        .sort();
       expect(states).toEqual(['error', 'ok']);
     });
 

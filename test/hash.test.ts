@@ -94,14 +94,22 @@ describe('hash strategy: consistency', () => {
     const counts = countBy(routesOf(strategy, pool.members));
     expect(counts.size).toBe(10);
     for (const count of counts.values()) {
-      expect(count).toBeGreaterThan(KEYS / 10 * 0.85);
-      expect(count).toBeLessThan(KEYS / 10 * 1.15);
+      expect(count).toBeGreaterThan((KEYS / 10) * 0.85);
+      expect(count).toBeLessThan((KEYS / 10) * 1.15);
     }
   });
 
   it('gives a weight-2 member twice the keys of a weight-1 member, each within 15% of its share', () => {
     const strategy = new HashStrategy({ key: 'url' });
-    const pool = poolOf([{ route: 'a', weight: 1 }, { route: 'b', weight: 2 }, { route: 'c', weight: 1 }, { route: 'd', weight: 2 }], strategy);
+    const pool = poolOf(
+      [
+        { route: 'a', weight: 1 },
+        { route: 'b', weight: 2 },
+        { route: 'c', weight: 1 },
+        { route: 'd', weight: 2 },
+      ],
+      strategy,
+    );
     announce(pool, strategy);
     const counts = countBy(routesOf(strategy, pool.members));
     const shares = { a: 1 / 6, b: 2 / 6, c: 1 / 6, d: 2 / 6 };
@@ -139,7 +147,10 @@ describe('hash strategy: consistency', () => {
     announce(pool, strategy);
     const all = pool.members;
     const before = routesOf(strategy, all);
-    const without = routesOf(strategy, all.filter((m) => m.route !== 'm7'));
+    const without = routesOf(
+      strategy,
+      all.filter((m) => m.route !== 'm7'),
+    );
     let moved = 0;
     let movedWrongly = 0;
     for (let i = 0; i < KEYS; i++) {
@@ -175,8 +186,7 @@ describe('hash strategy: consistency', () => {
     const pool = poolOf(ten, strategy);
     announce(pool, strategy);
     const users = keys.slice(0, 5_000);
-    const pickFor = (user: string): string | undefined =>
-      pool.select((candidates) => strategy.pick(candidates, { req: req('/', { 'x-user': user }) }))?.route;
+    const pickFor = (user: string): string | undefined => pool.select((candidates) => strategy.pick(candidates, { req: req('/', { 'x-user': user }) }))?.route;
     const before = users.map(pickFor);
     pool.markError(pool.get('m2') as Member, 'test');
     const after = users.map(pickFor);
@@ -223,7 +233,14 @@ describe('hash strategy: keys', () => {
 
   it('balances keyless requests by weighted round robin over the candidates', () => {
     const strategy = new HashStrategy({ key: { header: 'x-user' } });
-    const pool = poolOf([{ route: 'a', weight: 1 }, { route: 'b', weight: 2 }, { route: 'c', weight: 3 }], strategy);
+    const pool = poolOf(
+      [
+        { route: 'a', weight: 1 },
+        { route: 'b', weight: 2 },
+        { route: 'c', weight: 3 },
+      ],
+      strategy,
+    );
     const picks = Array.from({ length: 6 }, () => routeFor(strategy, req('/'), pool.members));
     expect(picks).toEqual(['c', 'b', 'a', 'c', 'b', 'c']); // Apache byrequests' cycle for 1:2:3
   });

@@ -23,7 +23,10 @@ describe('active health checks through createBalancer', () => {
     const a = await switchable('a');
     const b = await switchable('b');
     const balancer = createBalancer({
-      members: [{ url: a.url, route: 'a' }, { url: b.url, route: 'b' }],
+      members: [
+        { url: a.url, route: 'a' },
+        { url: b.url, route: 'b' },
+      ],
       healthCheck: { path: '/health', intervalMs: 100, passes: 2, fails: 2, jitterPercent: 0 },
     });
     const front = await startFront(balancer);

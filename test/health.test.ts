@@ -100,7 +100,10 @@ class Recorder {
   until(test: () => boolean, what: string): Promise<void> {
     if (test()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gave up waiting for ${what}; entries: ${JSON.stringify(this.entries.map((e) => `${e.route}:${e.kind}`))}`)), WAIT_LIMIT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`gave up waiting for ${what}; entries: ${JSON.stringify(this.entries.map((e) => `${e.route}:${e.kind}`))}`)),
+        WAIT_LIMIT_MS,
+      );
       this.#waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
     });
   }
@@ -176,8 +179,16 @@ describe('healthCheck options', () => {
     const statuses = (expectStatus: unknown): unknown => normalizeHealthCheck({ expectStatus }, 'healthCheck')!.expectStatus;
     expect(statuses(204)).toEqual([[204, 204]]);
     expect(statuses('200-299')).toEqual([[200, 299]]);
-    expect(statuses([200, 299])).toEqual([[200, 200], [299, 299]]); // an array of two numbers is two codes
-    expect(statuses([[200, 204], '301', '500-503', 418])).toEqual([[200, 204], [301, 301], [500, 503], [418, 418]]);
+    expect(statuses([200, 299])).toEqual([
+      [200, 200],
+      [299, 299],
+    ]); // an array of two numbers is two codes
+    expect(statuses([[200, 204], '301', '500-503', 418])).toEqual([
+      [200, 204],
+      [301, 301],
+      [500, 503],
+      [418, 418],
+    ]);
   });
 
   it('drops the g and y flags of an expectBody RegExp, so that matching is stateless', () => {
@@ -572,7 +583,11 @@ describe('HealthChecker', () => {
     const a = await backend('a');
     const b = await backend('b');
     const c = await backend('c');
-    const pool = makePool([{ url: a.url, route: 'a' }, { url: b.url, route: 'b' }, { url: c.url, route: 'c' }]);
+    const pool = makePool([
+      { url: a.url, route: 'a' },
+      { url: b.url, route: 'b' },
+      { url: c.url, route: 'c' },
+    ]);
     const checker = checkerFor(pool, config(), { b: { path: '/b-health', method: 'HEAD' }, c: false });
     const rec = new Recorder(checker, pool);
     checker.start();
@@ -588,7 +603,10 @@ describe('HealthChecker', () => {
   it('probes only the members that turn checks on when the balancer has none', async () => {
     const a = await backend('a');
     const b = await backend('b');
-    const pool = makePool([{ url: a.url, route: 'a' }, { url: b.url, route: 'b' }]);
+    const pool = makePool([
+      { url: a.url, route: 'a' },
+      { url: b.url, route: 'b' },
+    ]);
     const checker = checkerFor(pool, undefined, { b: { intervalMs: 100, jitterPercent: 0, path: '/ping' } });
     const rec = new Recorder(checker, pool);
     checker.start();

@@ -64,8 +64,22 @@ forEachEngine(() => {
     });
 
     it.each([
-      ['onProxyRequest', { onProxyRequest: () => { throw new Error('hook bug'); } }],
-      ['onProxyResponse', { onProxyResponse: () => { throw new Error('hook bug'); } }],
+      [
+        'onProxyRequest',
+        {
+          onProxyRequest: () => {
+            throw new Error('hook bug');
+          },
+        },
+      ],
+      [
+        'onProxyResponse',
+        {
+          onProxyResponse: () => {
+            throw new Error('hook bug');
+          },
+        },
+      ],
     ])('%s that throws: 502 and a warning, the member not charged, the balancer serves on', async (_name, hooks) => {
       const member = await startEchoMember();
       cleanups.push(() => member.close());

@@ -26,10 +26,13 @@ let dir: string;
 let report: LoadTestReport;
 const run = (name: string): RunReport => report.runs.find((r) => r.name === name)!;
 
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'proxy-balancer-loadtest-'));
-  report = await runLoadTest({ amount: AMOUNT, connections: CONNECTIONS, durationSec: RUN_CAP_SEC, out: path.join(dir, 'chart.svg') });
-}, 3 * RUN_CAP_SEC * 1000 + 30_000);
+beforeAll(
+  async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'proxy-balancer-loadtest-'));
+    report = await runLoadTest({ amount: AMOUNT, connections: CONNECTIONS, durationSec: RUN_CAP_SEC, out: path.join(dir, 'chart.svg') });
+  },
+  3 * RUN_CAP_SEC * 1000 + 30_000,
+);
 
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -121,28 +124,35 @@ describe('runLoadTest options', () => {
 });
 
 describe('npm run loadtest', () => {
-  it('runs as a command, prints the report as JSON with --json, and exits on its own', async () => {
-    const out = path.join(dir, 'cli.svg');
-    // The child must end by itself: a dangling timer or socket would hold it until the timeout kills it.
-    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', 'examples/pi-cluster/loadtest.ts', '--amount', '30', '--duration', String(RUN_CAP_SEC), '--out', out, '--json'],
-        { cwd: root, timeout: 3 * RUN_CAP_SEC * 1000 + 20_000 },
-        (err, stdout) => (err ? reject(err) : resolve({ stdout })),
-      );
-    });
-    const cli = JSON.parse(stdout) as LoadTestReport;
-    expect(cli.runs.map((r) => r.name)).toEqual(['direct', 'balanced', 'failover']);
-    expect(cli.amount).toBe(30);
-    expect(cli.chartFile).toBe(out);
-    expect((await readFile(out, 'utf8')).startsWith('<svg')).toBe(true);
-  }, 3 * RUN_CAP_SEC * 1000 + 30_000);
+  it(
+    'runs as a command, prints the report as JSON with --json, and exits on its own',
+    async () => {
+      const out = path.join(dir, 'cli.svg');
+      // The child must end by itself: a dangling timer or socket would hold it until the timeout kills it.
+      const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'examples/pi-cluster/loadtest.ts', '--amount', '30', '--duration', String(RUN_CAP_SEC), '--out', out, '--json'],
+          { cwd: root, timeout: 3 * RUN_CAP_SEC * 1000 + 20_000 },
+          (err, stdout) => (err ? reject(err) : resolve({ stdout })),
+        );
+      });
+      const cli = JSON.parse(stdout) as LoadTestReport;
+      expect(cli.runs.map((r) => r.name)).toEqual(['direct', 'balanced', 'failover']);
+      expect(cli.amount).toBe(30);
+      expect(cli.chartFile).toBe(out);
+      expect((await readFile(out, 'utf8')).startsWith('<svg')).toBe(true);
+    },
+    3 * RUN_CAP_SEC * 1000 + 30_000,
+  );
 
   it('names a bad flag and exits with status 1', async () => {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', 'examples/pi-cluster/loadtest.ts', '--duration', 'ten'], { cwd: root, timeout: 20_000 }, (_err, _stdout, stderr) =>
-        resolve({ code: child.exitCode, stderr }),
+      const child = execFile(
+        process.execPath,
+        ['--import', 'tsx', 'examples/pi-cluster/loadtest.ts', '--duration', 'ten'],
+        { cwd: root, timeout: 20_000 },
+        (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
       );
     });
     expect(result.code).toBe(1);

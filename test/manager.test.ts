@@ -28,10 +28,19 @@ interface Setup {
 }
 
 /** Two back ends `a` and `b`, a balancer over them, and the manager on its own loopback server. */
-async function setup(options: Partial<ManagerOptions> = {}, serveManager?: (manager: ReturnType<typeof createManager>) => http.RequestListener): Promise<Setup> {
+async function setup(
+  options: Partial<ManagerOptions> = {},
+  serveManager?: (manager: ReturnType<typeof createManager>) => http.RequestListener,
+): Promise<Setup> {
   const a = await startBackend('a');
   const b = await startBackend('b');
-  const balancer = createBalancer({ members: [{ url: a.url, route: 'a' }, { url: b.url, route: 'b' }], strategy: 'roundrobin' });
+  const balancer = createBalancer({
+    members: [
+      { url: a.url, route: 'a' },
+      { url: b.url, route: 'b' },
+    ],
+    strategy: 'roundrobin',
+  });
   const app = await startFront(balancer);
   const manager = createManager(balancer, { authorize: () => true, ...options });
   const front = await startFront(serveManager === undefined ? manager : serveManager(manager));
@@ -137,7 +146,7 @@ describe('the manager endpoints (plain node:http, served at the root)', () => {
     expect(page.body).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
   });
 
-  it('serves the page\'s script and style with their content types, and 404 for another asset', async () => {
+  it("serves the page's script and style with their content types, and 404 for another asset", async () => {
     const s = await setup();
     const js = await request(`${s.manager}/?asset=manager.js`);
     expect(js.status).toBe(200);
@@ -211,7 +220,7 @@ describe('the manager endpoints (plain node:http, served at the root)', () => {
     expect(valueOf(families, 'proxy_balancer_requests_total', { member: 'b', code: '2xx' })).toBe(2);
   });
 
-  it('POST drain answers the member\'s new state, and new requests stop going to it', async () => {
+  it("POST drain answers the member's new state, and new requests stop going to it", async () => {
     const s = await setup();
     expect(new Set(await servedBy(s, 4))).toEqual(new Set(['a', 'b']));
     const reply = await post(s, 'b', { action: 'drain' });
@@ -234,7 +243,11 @@ describe('the manager endpoints (plain node:http, served at the root)', () => {
 
   it('a POST without an Origin header (a script, not a browser) is accepted with the token', async () => {
     const s = await setup();
-    const reply = await request(`${s.manager}/api/members/a`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.token }, body: '{"action":"drain"}' });
+    const reply = await request(`${s.manager}/api/members/a`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': s.token },
+      body: '{"action":"drain"}',
+    });
     expect(reply.status).toBe(200);
     // Scripts find the token on the state endpoint as well as on the page.
     expect((await request(`${s.manager}/api/state`)).headers['x-csrf-token']).toBe(s.token);
@@ -280,26 +293,39 @@ describe('the manager refuses', () => {
     const onWarning = (w: Error): void => void warnings.push(w.message);
     process.on('warning', onWarning);
     cleanups.push(() => void process.off('warning', onWarning));
-    for (const authorize of [() => { throw new Error('directory down'); }, () => Promise.reject(new Error('directory down'))]) {
+    for (const authorize of [
+      () => {
+        throw new Error('directory down');
+      },
+      () => Promise.reject(new Error('directory down')),
+    ]) {
       const s = await setup({ authorize });
       await new Promise((resolve) => setImmediate(resolve));
       warnings.length = 0; // setup's own request of the page warned too
       const before = poolState(s.balancer);
-      expectJsonError(await request(`${s.manager}/api/members/a`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"action":"drain"}' }), 500, /authorization failed/);
+      expectJsonError(
+        await request(`${s.manager}/api/members/a`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"action":"drain"}' }),
+        500,
+        /authorization failed/,
+      );
       expect(poolState(s.balancer)).toEqual(before);
       await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
       expect(warnings).toEqual(["proxy-balancer: the manager's authorize hook threw: directory down"]);
     }
   });
 
-  it('a POST without the token, with a wrong one, or with another manager\'s: 403, nothing changed', async () => {
+  it("a POST without the token, with a wrong one, or with another manager's: 403, nothing changed", async () => {
     const s = await setup();
     const other = await setup();
     const before = poolState(s.balancer);
     expectJsonError(await post(s, 'a', { action: 'drain' }, { 'x-csrf-token': '' }), 403, /CSRF token/);
     expectJsonError(await post(s, 'a', { action: 'drain' }, { 'x-csrf-token': wrongToken(s.token) }), 403, /CSRF token/);
     expectJsonError(await post(s, 'a', { action: 'drain' }, { 'x-csrf-token': other.token }), 403, /CSRF token/);
-    const noHeader = await request(`${s.manager}/api/members/a`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"action":"drain"}' });
+    const noHeader = await request(`${s.manager}/api/members/a`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"action":"drain"}',
+    });
     expectJsonError(noHeader, 403, /CSRF token/);
     expect(poolState(s.balancer)).toEqual(before);
   });
@@ -327,7 +353,11 @@ describe('the manager refuses', () => {
       expect(reply.headers.allow).toBe('POST');
     }
     for (const path of ['/', '/api/state', '/metrics']) {
-      const reply = await request(`${s.manager}${path}`, { method: 'POST', headers: { 'x-csrf-token': s.token, 'content-type': 'application/json' }, body: '{"action":"drain"}' });
+      const reply = await request(`${s.manager}${path}`, {
+        method: 'POST',
+        headers: { 'x-csrf-token': s.token, 'content-type': 'application/json' },
+        body: '{"action":"drain"}',
+      });
       expectJsonError(reply, 405);
       expect(reply.headers.allow).toBe('GET, HEAD');
     }
@@ -340,8 +370,23 @@ describe('the manager refuses', () => {
     for (const path of ['/nope', '/api', '/api/state/', '/api/members', '/metrics/x']) expectJsonError(await request(`${s.manager}${path}`), 404);
     expectJsonError(await post(s, 'nobody', { action: 'drain' }), 404, /no member has route "nobody"/);
     expectJsonError(await post(s, '', { action: 'drain' }), 404);
-    expectJsonError(await request(`${s.manager}/api/members/a/b`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.token }, body: '{"action":"drain"}' }), 404);
-    expectJsonError(await request(`${s.manager}/api/members/%E0%A4%A`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.token }, body: '{"action":"drain"}' }), 400, /percent-encoding/);
+    expectJsonError(
+      await request(`${s.manager}/api/members/a/b`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': s.token },
+        body: '{"action":"drain"}',
+      }),
+      404,
+    );
+    expectJsonError(
+      await request(`${s.manager}/api/members/%E0%A4%A`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': s.token },
+        body: '{"action":"drain"}',
+      }),
+      400,
+      /percent-encoding/,
+    );
     expect(poolState(s.balancer)).toEqual(before);
   });
 
@@ -365,11 +410,15 @@ describe('the manager refuses', () => {
     expectJsonError(await post(s, 'a', big), 413);
     // A body too large without a Content-Length (chunked) is cut off as it arrives.
     const chunked = await new Promise<Reply>((resolve, reject) => {
-      const req = http.request(`${s.manager}/api/members/a`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'x-csrf-token': s.token } }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
+      const req = http.request(
+        `${s.manager}/api/members/a`,
+        { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'x-csrf-token': s.token } },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
       req.on('error', reject);
       req.write(big.slice(0, 3000));
       req.end(big.slice(3000));
@@ -415,7 +464,14 @@ describe('the manager mounted under Express', () => {
       const changed = await request(`${s.manager}/balancer-manager/api/members/b`, { method: 'POST', headers, body: '{"action":"drain"}' });
       expect(JSON.parse(changed.body)).toMatchObject({ route: 'b', state: 'drain' });
       expect(s.balancer.pool.get('b')!.admin).toBe('drain');
-      expectJsonError(await request(`${s.manager}/balancer-manager/api/members/b`, { method: 'POST', headers: { ...headers, 'x-csrf-token': 'wrong' }, body: '{"action":"enable"}' }), 403);
+      expectJsonError(
+        await request(`${s.manager}/balancer-manager/api/members/b`, {
+          method: 'POST',
+          headers: { ...headers, 'x-csrf-token': 'wrong' },
+          body: '{"action":"enable"}',
+        }),
+        403,
+      );
       expect((await request(`${s.manager}/other`)).body).toBe('the app');
     });
   }
@@ -438,7 +494,11 @@ describe('the manager mounted under Express', () => {
     // The page's relative ?asset= address, resolved as a browser resolves it from /balancer-manager.
     const script = await request(new URL('?asset=manager.js', `${s.manager}/balancer-manager`).href);
     expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
-    const reply = await request(`${s.manager}/balancer-manager/api/members/a`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': token }, body: '{"action":"disable"}' });
+    const reply = await request(`${s.manager}/balancer-manager/api/members/a`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': token },
+      body: '{"action":"disable"}',
+    });
     expect(JSON.parse(reply.body)).toMatchObject({ route: 'a', state: 'disabled' });
   });
 
@@ -450,7 +510,11 @@ describe('the manager mounted under Express', () => {
       return app as unknown as http.RequestListener;
     });
     const token = await tokenOf(`${s.manager}/balancer-manager/`);
-    const reply = await request(`${s.manager}/balancer-manager/api/members/a`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': token }, body: '{"action":"weight","weight":3}' });
+    const reply = await request(`${s.manager}/balancer-manager/api/members/a`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': token },
+      body: '{"action":"weight","weight":3}',
+    });
     expect(reply.status, reply.body).toBe(200);
     expect(s.balancer.pool.get('a')!.weight).toBe(3);
   });

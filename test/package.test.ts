@@ -16,7 +16,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tscBin = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
 /** The files the `exports` map points at: ESM and CJS code, and a declaration file for each. */
-const DIST_FILES = ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/fastify.js', 'dist/fastify.cjs', 'dist/fastify.d.ts', 'dist/fastify.d.cts'];
+const DIST_FILES = [
+  'dist/index.js',
+  'dist/index.cjs',
+  'dist/index.d.ts',
+  'dist/index.d.cts',
+  'dist/fastify.js',
+  'dist/fastify.cjs',
+  'dist/fastify.d.ts',
+  'dist/fastify.d.cts',
+];
 const RUN_TIMEOUT_MS = 30_000;
 /** tsc loads @types/node and checks the package's declarations too: give it room on a busy machine. */
 const TSC_TIMEOUT_MS = 90_000;

@@ -69,7 +69,15 @@ forEachEngine(() => {
       cleanups.push(() => backend.close());
       const { url, server } = await setup([backend]);
       const reply = await request(`${url}/`, {
-        headers: { connection: 'keep-alive, x-client-private', 'x-client-private': '1', 'proxy-connection': 'keep-alive', te: 'trailers', 'keep-alive': 'timeout=9', upgrade: 'h2c', 'x-normal': 'n' },
+        headers: {
+          connection: 'keep-alive, x-client-private',
+          'x-client-private': '1',
+          'proxy-connection': 'keep-alive',
+          te: 'trailers',
+          'keep-alive': 'timeout=9',
+          upgrade: 'h2c',
+          'x-normal': 'n',
+        },
       });
       const seen = JSON.parse(reply.body) as Record<string, string>;
       expect(seen['x-client-private']).toBeUndefined();
@@ -88,7 +96,10 @@ forEachEngine(() => {
     it('never takes its target from the request: absolute-form URIs and Host headers stay on the member', async () => {
       const backend = await startBackend('a', (req, res) => res.end(`${req.url}`));
       const elsewhere = await startBackend('elsewhere');
-      cleanups.push(() => backend.close(), () => elsewhere.close());
+      cleanups.push(
+        () => backend.close(),
+        () => elsewhere.close(),
+      );
       const { url } = await setup([backend]);
       const reply = await request(`${url}/`, { headers: { host: `127.0.0.1:${elsewhere.port}` } });
       expect(reply.body).toBe('/');

@@ -22,7 +22,13 @@ forEachEngine(() => {
       });
       cleanups.push(() => member.close());
       const dead = `http://127.0.0.1:${await closedPort()}`;
-      const balancer = createBalancer({ engine: currentEngine(), members: [{ url: dead, route: 'dead' }, { url: member.url, route: 'a' }] });
+      const balancer = createBalancer({
+        engine: currentEngine(),
+        members: [
+          { url: dead, route: 'dead' },
+          { url: member.url, route: 'a' },
+        ],
+      });
       const front = await startFront(balancer);
       cleanups.push(async () => {
         await front.close();
@@ -36,7 +42,18 @@ forEachEngine(() => {
 
       expect((await request(`${front.url}/x?y=1`, { method: 'POST', body: 'abc' })).body).toBe('hello');
       const event = await emitted;
-      expect(event).toMatchObject({ method: 'POST', url: '/x?y=1', route: 'a', status: 200, bytesSent: 3, bytesReceived: 5, attempts: 2, failure: undefined, upgrade: false, client: '127.0.0.1' });
+      expect(event).toMatchObject({
+        method: 'POST',
+        url: '/x?y=1',
+        route: 'a',
+        status: 200,
+        bytesSent: 3,
+        bytesReceived: 5,
+        attempts: 2,
+        failure: undefined,
+        upgrade: false,
+        client: '127.0.0.1',
+      });
       expect(event.durationMs).toBeGreaterThanOrEqual(0);
       expect(seen).toEqual([event]);
     });

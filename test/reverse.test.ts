@@ -44,7 +44,10 @@ describe('reverseUrl', () => {
 });
 
 describe('reverseCookie', () => {
-  const config = normalizeOptions({ members: [], reverse: { cookieDomain: { 'backend.internal': 'www.example.com', 'old.internal': '' }, cookiePath: { '/base/': '/app/', '/base': '/app' } } }).reverse!;
+  const config = normalizeOptions({
+    members: [],
+    reverse: { cookieDomain: { 'backend.internal': 'www.example.com', 'old.internal': '' }, cookiePath: { '/base/': '/app/', '/base': '/app' } },
+  }).reverse!;
   it.each([
     ['sid=1; Domain=backend.internal; Path=/base/x; HttpOnly', 'sid=1; Domain=www.example.com; Path=/app/x; HttpOnly'],
     ['sid=1; domain=.BACKEND.internal', 'sid=1; Domain=www.example.com'],
@@ -61,7 +64,11 @@ forEachEngine(() => {
     async function setup(extra: Partial<BalancerOptions> = {}): Promise<string> {
       const member = await startBackend('m', (req, res) => {
         const self = `http://127.0.0.1:${(req.socket.address() as { port: number }).port}`;
-        res.writeHead(302, { location: `${self}/base/login?next=${encodeURIComponent(req.url ?? '')}`, 'content-location': `${self}/base/here`, 'set-cookie': 'sid=1; Domain=127.0.0.1; Path=/base/' });
+        res.writeHead(302, {
+          location: `${self}/base/login?next=${encodeURIComponent(req.url ?? '')}`,
+          'content-location': `${self}/base/here`,
+          'set-cookie': 'sid=1; Domain=127.0.0.1; Path=/base/',
+        });
         res.end();
       });
       cleanups.push(() => member.close());
@@ -86,7 +93,9 @@ forEachEngine(() => {
     });
 
     it('use reverse.origin for absolute URLs, and map cookie domain and path when asked', async () => {
-      const url = await setup({ reverse: { origin: 'https://www.example.com', cookieDomain: { '127.0.0.1': 'www.example.com' }, cookiePath: { '/base/': '/app/' } } });
+      const url = await setup({
+        reverse: { origin: 'https://www.example.com', cookieDomain: { '127.0.0.1': 'www.example.com' }, cookiePath: { '/base/': '/app/' } },
+      });
       const reply = await request(`${url}/app/account`);
       expect(reply.headers.location).toBe('https://www.example.com/app/login?next=%2Fbase%2Faccount');
       expect(reply.headers['set-cookie']).toEqual(['sid=1; Domain=www.example.com; Path=/app/']);

@@ -206,23 +206,38 @@ const otherCookieArb = fc.tuple(fc.stringMatching(/^[a-z]{1,10}$/), fc.stringMat
 describe('routeFromRequest: properties', () => {
   it('finds <id>.<route> in a cookie among any other cookies', () => {
     fc.assert(
-      fc.property(routeArb, idArb, fc.array(otherCookieArb, { maxLength: 20 }), fc.array(otherCookieArb, { maxLength: 20 }), fc.constantFrom('; ', ';', ', ', ','), (r, id, before, after, sep) => {
-        const header = [...before, `JSESSIONID=${id}.${r}`, ...after].join(sep);
-        expect(route('/', header, tomcat)).toBe(r);
-      }),
+      fc.property(
+        routeArb,
+        idArb,
+        fc.array(otherCookieArb, { maxLength: 20 }),
+        fc.array(otherCookieArb, { maxLength: 20 }),
+        fc.constantFrom('; ', ';', ', ', ','),
+        (r, id, before, after, sep) => {
+          const header = [...before, `JSESSIONID=${id}.${r}`, ...after].join(sep);
+          expect(route('/', header, tomcat)).toBe(r);
+        },
+      ),
       { numRuns: 1_000 },
     );
   });
 
   it('finds <id>.<route> in the URL, path or query form, whatever cookie comes with it', () => {
     fc.assert(
-      fc.property(routeArb, idArb, fc.stringMatching(/^[a-z/]{0,30}$/), fc.stringMatching(/^[a-z=]{0,30}$/), fc.boolean(), fc.string({ maxLength: 50 }), (r, id, path, query, inQuery, cookie) => {
-        fc.pre(!r.includes('?') && !r.includes('&'));
-        fc.pre(inQuery || !/%[0-9A-Fa-f]{2}/.test(r)); // the path is percent-decoded before the search
-        fc.pre(!path.includes('jsessionid') && !query.includes('jsessionid'));
-        const url = inQuery ? `/${path}?${query}&jsessionid=${id}.${r}` : `/${path};jsessionid=${id}.${r}?${query}`;
-        expect(routeFromRequest(url, cookie, tomcat)).toEqual({ route: r, source: 'url', name: 'jsessionid' });
-      }),
+      fc.property(
+        routeArb,
+        idArb,
+        fc.stringMatching(/^[a-z/]{0,30}$/),
+        fc.stringMatching(/^[a-z=]{0,30}$/),
+        fc.boolean(),
+        fc.string({ maxLength: 50 }),
+        (r, id, path, query, inQuery, cookie) => {
+          fc.pre(!r.includes('?') && !r.includes('&'));
+          fc.pre(inQuery || !/%[0-9A-Fa-f]{2}/.test(r)); // the path is percent-decoded before the search
+          fc.pre(!path.includes('jsessionid') && !query.includes('jsessionid'));
+          const url = inQuery ? `/${path}?${query}&jsessionid=${id}.${r}` : `/${path};jsessionid=${id}.${r}?${query}`;
+          expect(routeFromRequest(url, cookie, tomcat)).toEqual({ route: r, source: 'url', name: 'jsessionid' });
+        },
+      ),
       { numRuns: 1_000 },
     );
   });

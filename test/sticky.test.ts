@@ -115,7 +115,7 @@ forEachEngine(() => {
       expect(moved.headers['set-cookie']![0]).toMatch(new RegExp(`^ROUTEID=\\.${moved.body};`));
     });
 
-    it('keeps the member\'s own Set-Cookie fields beside its own', async () => {
+    it("keeps the member's own Set-Cookie fields beside its own", async () => {
       const backends = await members(1, () => (_req, res) => {
         res.setHeader('set-cookie', ['app=1; Path=/']);
         res.end('m1');
@@ -125,7 +125,7 @@ forEachEngine(() => {
       expect(reply.headers['set-cookie']).toEqual(['app=1; Path=/', 'ROUTEID=.m1; Path=/; HttpOnly; SameSite=Lax']);
     });
 
-    it('routed requests keep Apache\'s byrequests accounting, so unrouted picks continue its sequence', async () => {
+    it("routed requests keep Apache's byrequests accounting, so unrouted picks continue its sequence", async () => {
       const backends = await members(2);
       const { url } = await front(backends, { sticky: { cookie: 'ROUTEID' } });
       // Equal weights: a routed hit on m1 credits both and debits m1, so the next balanced pick is m2.

@@ -8,7 +8,12 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function cluster(names: string[], weights: number[], extra: Omit<BalancerOptions, 'members'>, handler?: (name: string) => Parameters<typeof startBackend>[1]): Promise<{ balancer: Balancer; url: string; backends: Backend[] }> {
+async function cluster(
+  names: string[],
+  weights: number[],
+  extra: Omit<BalancerOptions, 'members'>,
+  handler?: (name: string) => Parameters<typeof startBackend>[1],
+): Promise<{ balancer: Balancer; url: string; backends: Backend[] }> {
   const backends: Backend[] = [];
   for (const name of names) {
     const b = await startBackend(name, handler?.(name));
@@ -31,7 +36,7 @@ async function sequence(url: string, n: number): Promise<string[]> {
 }
 
 describe('strategies on real sockets', () => {
-  it('byrequests, weights 1:2:3, serves Apache\'s cycle c b a c b c', async () => {
+  it("byrequests, weights 1:2:3, serves Apache's cycle c b a c b c", async () => {
     const { url } = await cluster(['a', 'b', 'c'], [1, 2, 3], { strategy: 'byrequests' });
     expect(await sequence(url, 12)).toEqual(['c', 'b', 'a', 'c', 'b', 'c', 'c', 'b', 'a', 'c', 'b', 'c']);
   });
@@ -43,7 +48,12 @@ describe('strategies on real sockets', () => {
 
   it('bytraffic sends requests to the member with the fewest bytes per weight', async () => {
     // a answers 1000 bytes, b 100: after one request each, b is far behind in bytes and takes the next ones.
-    const { url, balancer } = await cluster(['a', 'b'], [1, 1], { strategy: 'bytraffic' }, (name) => (_req, res) => res.end(name === 'a' ? 'a'.repeat(1000) : 'b'.repeat(100)));
+    const { url, balancer } = await cluster(
+      ['a', 'b'],
+      [1, 1],
+      { strategy: 'bytraffic' },
+      (name) => (_req, res) => res.end(name === 'a' ? 'a'.repeat(1000) : 'b'.repeat(100)),
+    );
     const bodies = (await sequence(url, 6)).map((b) => b[0]);
     expect(bodies).toEqual(['a', 'b', 'b', 'b', 'b', 'b']);
     expect(balancer.snapshot().members.map((m) => m.bytesReceived)).toEqual([1000, 500]);

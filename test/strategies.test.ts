@@ -44,14 +44,14 @@ describe('byrequests: pinned sequences', () => {
     expect(sequence(pool, strategy, 18)).toEqual(repeat(['a', 'b', 'c', 'd', 'a', 'b', 'c', 'a', 'b'], 2));
   });
 
-  it('weights 1/1/1/2, the source comment\'s example: d twice as often as each of the others', () => {
+  it("weights 1/1/1/2, the source comment's example: d twice as often as each of the others", () => {
     // The comment in mod_lbmethod_byrequests.c says "we could see: b a d c d a c d b d"; that is an
     // illustration. From a fresh start the code itself gives d a b c d.
     const { pool, strategy } = buildPool(weighted(1, 1, 1, 2));
     expect(sequence(pool, strategy, 15)).toEqual(repeat(['d', 'a', 'b', 'c', 'd'], 3));
   });
 
-  it('the comment\'s other example: 25/25/25/25 with b disabled gives a c d a c d', () => {
+  it("the comment's other example: 25/25/25/25 with b disabled gives a c d a c d", () => {
     const { pool, strategy } = buildPool(weighted(25, 25, 25, 25));
     pool.disable('b');
     expect(sequence(pool, strategy, 6)).toEqual(['a', 'c', 'd', 'a', 'c', 'd']);
@@ -100,11 +100,7 @@ describe('byrequests: pinned sequences', () => {
   it('sticky accounting: a routed request credits every usable member and debits the routed one, then balancing continues', () => {
     // a/b/c weights 1/2/3, a standby s and an lbset-1 member d. Apache's default accounting in
     // proxy_balancer_pre_request credits every usable member, whatever its lbset or role.
-    const { pool, strategy, member } = buildPool([
-      ...weighted(1, 2, 3),
-      { route: 's', status: 'standby' },
-      { route: 'd', lbset: 1 },
-    ]);
+    const { pool, strategy, member } = buildPool([...weighted(1, 2, 3), { route: 's', status: 'standby' }, { route: 'd', lbset: 1 }]);
     expect(sequence(pool, strategy, 2)).toEqual(['c', 'b']);
     strategy.routed!(member('a'), pool.usableMembers());
     expect(sequence(pool, strategy, 8)).toEqual(['c', 'b', 'c', 'c', 'b', 'c', 'a', 'b']);
@@ -130,7 +126,13 @@ interface Worker {
   route: string;
   lbfactor: number;
   lbset: number;
-  D: boolean; S: boolean; E: boolean; N: boolean; H: boolean; R: boolean; C: boolean;
+  D: boolean;
+  S: boolean;
+  E: boolean;
+  N: boolean;
+  H: boolean;
+  R: boolean;
+  C: boolean;
   lbstatus: number;
   errorTime: number;
   retry: number;
@@ -222,8 +224,13 @@ function runOracle(members: PropMember[], events: PoolEvent[], retryMs: number, 
     route: `m${i}`,
     lbfactor: Math.trunc(m.weight * 100), // (int)(atof(val) * 100.0)
     lbset: m.lbset,
-    D: m.status === 'disabled', S: m.status === 'stopped', E: false, N: m.status === 'drain',
-    H: m.status === 'standby', R: m.status === 'spare', C: false,
+    D: m.status === 'disabled',
+    S: m.status === 'stopped',
+    E: false,
+    N: m.status === 'drain',
+    H: m.status === 'standby',
+    R: m.status === 'spare',
+    C: false,
     lbstatus: 0,
     errorTime: 0,
     retry: retryMs,
@@ -235,14 +242,37 @@ function runOracle(members: PropMember[], events: PoolEvent[], retryMs: number, 
       if (e.at !== step) continue;
       const w = workers[e.target % workers.length]!;
       switch (e.kind) {
-        case 'error': w.E = true; w.errorTime = now; break;
+        case 'error':
+          w.E = true;
+          w.errorTime = now;
+          break;
         // This library's admin status is one of enabled/disabled/drain/stopped: setting one clears the others.
-        case 'disable': w.D = true; w.S = false; w.N = false; break;
-        case 'drain': w.N = true; w.D = false; w.S = false; break;
-        case 'enable': w.D = false; w.S = false; w.N = false; w.E = false; break;
-        case 'unhealthy': w.C = true; break;
-        case 'healthy': w.C = false; w.E = false; break;
-        case 'sticky': out.push(apacheSticky(workers, w.route, now)); break;
+        case 'disable':
+          w.D = true;
+          w.S = false;
+          w.N = false;
+          break;
+        case 'drain':
+          w.N = true;
+          w.D = false;
+          w.S = false;
+          break;
+        case 'enable':
+          w.D = false;
+          w.S = false;
+          w.N = false;
+          w.E = false;
+          break;
+        case 'unhealthy':
+          w.C = true;
+          break;
+        case 'healthy':
+          w.C = false;
+          w.E = false;
+          break;
+        case 'sticky':
+          out.push(apacheSticky(workers, w.route, now));
+          break;
         case 'weight':
           w.lbfactor = Math.trunc(e.weight * 100);
           for (const x of workers) x.lbstatus = x.lbfactor; // recalc_factors
@@ -268,19 +298,33 @@ function runPool(members: PropMember[], events: PoolEvent[], retryMs: number, pi
       if (e.at !== step) continue;
       const route = `m${e.target % members.length}`;
       switch (e.kind) {
-        case 'error': pool.markError(member(route), 'property'); break;
-        case 'disable': pool.disable(route); break;
-        case 'drain': pool.drain(route); break;
-        case 'enable': pool.enable(route); break;
-        case 'unhealthy': pool.setHealth(member(route), false, 'property'); break;
-        case 'healthy': pool.setHealth(member(route), true, 'property'); break;
+        case 'error':
+          pool.markError(member(route), 'property');
+          break;
+        case 'disable':
+          pool.disable(route);
+          break;
+        case 'drain':
+          pool.drain(route);
+          break;
+        case 'enable':
+          pool.enable(route);
+          break;
+        case 'unhealthy':
+          pool.setHealth(member(route), false, 'property');
+          break;
+        case 'healthy':
+          pool.setHealth(member(route), true, 'property');
+          break;
         case 'sticky': {
           const found = pool.findByRoute(route).member;
           if (found !== undefined) strategy.routed!(found, pool.usableMembers());
           out.push(`~${found?.route ?? '-'}`);
           break;
         }
-        case 'weight': pool.setWeight(route, e.weight); break;
+        case 'weight':
+          pool.setWeight(route, e.weight);
+          break;
       }
     }
     out.push(sequence(pool, strategy, 1)[0]!);
@@ -289,7 +333,10 @@ function runPool(members: PropMember[], events: PoolEvent[], retryMs: number, pi
 }
 
 const PICKS = 200;
-const weightArb = fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 100, max: 10_000 }).map((n) => n / 100));
+const weightArb = fc.oneof(
+  fc.integer({ min: 1, max: 100 }),
+  fc.integer({ min: 100, max: 10_000 }).map((n) => n / 100),
+);
 const memberArb: fc.Arbitrary<PropMember> = fc.record({
   weight: weightArb,
   lbset: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.integer({ min: 0, max: 3 }), weight: 1 }),
@@ -299,7 +346,17 @@ const eventArb: fc.Arbitrary<PoolEvent> = fc.oneof(
   fc.record({
     at: fc.integer({ min: 0, max: PICKS - 1 }),
     target: fc.nat({ max: 100 }),
-    kind: fc.constantFrom('error' as const, 'error' as const, 'disable' as const, 'drain' as const, 'enable' as const, 'sticky' as const, 'sticky' as const, 'unhealthy' as const, 'healthy' as const),
+    kind: fc.constantFrom(
+      'error' as const,
+      'error' as const,
+      'disable' as const,
+      'drain' as const,
+      'enable' as const,
+      'sticky' as const,
+      'sticky' as const,
+      'unhealthy' as const,
+      'healthy' as const,
+    ),
   }),
   fc.record({ at: fc.integer({ min: 0, max: PICKS - 1 }), target: fc.nat({ max: 100 }), kind: fc.constant('weight' as const), weight: weightArb }),
 );
@@ -311,7 +368,7 @@ function gcd(a: number, b: number): number {
 }
 
 describe('byrequests: properties', () => {
-  it('pool.select + ByRequests equals the transcription of Apache\'s C for 200 picks, with statuses, tiers, errors, sticky hits and weight changes', () => {
+  it("pool.select + ByRequests equals the transcription of Apache's C for 200 picks, with statuses, tiers, errors, sticky hits and weight changes", () => {
     fc.assert(
       fc.property(fc.array(memberArb, { minLength: 1, maxLength: 7 }), fc.array(eventArb, { maxLength: 60 }), retryArb, (members, events, retryMs) => {
         expect(runPool(members, events, retryMs, PICKS)).toEqual(runOracle(members, events, retryMs, PICKS));
@@ -534,7 +591,13 @@ describe('custom strategies', () => {
           ends.push({ route: member.route, info });
         },
       };
-      const balancer: Balancer = createBalancer({ members: [{ url: dead, route: 'dead' }, { url: live.url, route: 'live' }], strategy });
+      const balancer: Balancer = createBalancer({
+        members: [
+          { url: dead, route: 'dead' },
+          { url: live.url, route: 'live' },
+        ],
+        strategy,
+      });
       const front = await startFront(balancer);
       cleanups.push(async () => {
         await front.close();

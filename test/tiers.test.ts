@@ -93,7 +93,13 @@ describe('hot spare (R)', () => {
   });
 
   it('with more spares than holes, only the first spares in configuration order stand in', () => {
-    const { pool, strategy } = buildPool([spec('r', { status: 'spare' }), spec('a'), spec('t', { status: 'spare' }), spec('b'), spec('u', { status: 'spare' })]);
+    const { pool, strategy } = buildPool([
+      spec('r', { status: 'spare' }),
+      spec('a'),
+      spec('t', { status: 'spare' }),
+      spec('b'),
+      spec('u', { status: 'spare' }),
+    ]);
     pool.disable('a');
     expect(offered(pool)).toEqual([['b', 'r']]);
     pool.disable('b');
@@ -119,12 +125,7 @@ describe('hot spare (R)', () => {
   });
 
   it('an unusable spare or standby is not a hole', () => {
-    const { pool } = buildPool([
-      spec('a'),
-      spec('r1', { status: 'spare' }),
-      spec('h', { status: 'standby' }),
-      spec('r2', { status: 'spare' }),
-    ]);
+    const { pool } = buildPool([spec('a'), spec('r1', { status: 'spare' }), spec('h', { status: 'standby' }), spec('r2', { status: 'spare' })]);
     pool.disable('r1');
     pool.markError(pool.get('h')!, 'test');
     expect(offered(pool)).toEqual([['a']]);
@@ -218,7 +219,7 @@ describe('error state and the lazy retry timer', () => {
     expect(errors).toEqual(['b: first']); // one event per entry into error, not per failure
   });
 
-  it('a member\'s own retryMs overrides the balancer\'s (Apache retry= on the BalancerMember)', () => {
+  it("a member's own retryMs overrides the balancer's (Apache retry= on the BalancerMember)", () => {
     const { pool, clock, member } = buildPool([spec('a'), spec('b', { retryMs: 100 })], { retryMs: RETRY_MS });
     pool.markError(member('a'), 'test');
     pool.markError(member('b'), 'test');
@@ -235,7 +236,9 @@ describe('error state and the lazy retry timer', () => {
   });
 
   it('runs the retry check on spares and standbys too', () => {
-    const { pool, clock, member } = buildPool([spec('a', { status: 'disabled' }), spec('r', { status: 'spare' }), spec('s', { status: 'standby' })], { retryMs: RETRY_MS });
+    const { pool, clock, member } = buildPool([spec('a', { status: 'disabled' }), spec('r', { status: 'spare' }), spec('s', { status: 'standby' })], {
+      retryMs: RETRY_MS,
+    });
     pool.markError(member('r'), 'test');
     pool.markError(member('s'), 'test');
     expect(offered(pool)).toEqual([]);

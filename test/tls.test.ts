@@ -76,7 +76,13 @@ forEachEngine(() => {
       const untrusted = await httpsMember('untrusted', stranger);
       const good = await startBackend('good');
       cleanups.push(() => good.close());
-      const { balancer, url } = await front({ members: [{ url: untrusted.url, route: 'u' }, { url: good.url, route: 'g' }], tls: { ca: trusted.ca } });
+      const { balancer, url } = await front({
+        members: [
+          { url: untrusted.url, route: 'u' },
+          { url: good.url, route: 'g' },
+        ],
+        tls: { ca: trusted.ca },
+      });
       const errors: MemberEvent[] = [];
       balancer.on('memberError', (e) => errors.push(e));
       const reply = await request(`${url}/`, { method: 'POST', body: 'not idempotent: retried only because nothing reached the member' });

@@ -23,7 +23,10 @@ async function wsBackend(name: string, options: { reject?: boolean } = {}): Prom
   return backend;
 }
 
-async function front(urls: string[], extra: Omit<BalancerOptions, 'members'> = {}): Promise<{ balancer: Balancer; wsUrl: string; server: http.Server; connections: Set<Socket> }> {
+async function front(
+  urls: string[],
+  extra: Omit<BalancerOptions, 'members'> = {},
+): Promise<{ balancer: Balancer; wsUrl: string; server: http.Server; connections: Set<Socket> }> {
   const balancer = createBalancer({ engine: currentEngine(), members: urls.map((url, i) => ({ url, route: `m${i + 1}` })), ...extra });
   const server = http.createServer(balancer);
   server.on('upgrade', balancer.upgrade);
@@ -89,7 +92,7 @@ forEachEngine(() => {
       expect(members.every((m) => m.bytesSent > 0 && m.bytesReceived > 0)).toBe(true);
     });
 
-    it('fails a dead member\'s handshake over to another member', async () => {
+    it("fails a dead member's handshake over to another member", async () => {
       const live = await wsBackend('live');
       const { balancer, wsUrl } = await front([`http://127.0.0.1:${await closedPort()}`, live.url]);
       const ws = await open(wsUrl);

@@ -35,7 +35,11 @@ export function summariseProfiles(label, profiles, { top: topCount = 20 } = {}) 
   }
   const perRequest = requests > 0 ? (us) => us / requests : () => undefined;
   const row = ([name, us]) => ({ name, selfMs: us / 1000, pctOfBusy: (100 * us) / Math.max(1, busyUs), usPerRequest: perRequest(us) });
-  const top = (map) => [...map].map(row).sort((a, b) => b.selfMs - a.selfMs).slice(0, topCount);
+  const top = (map) =>
+    [...map]
+      .map(row)
+      .sort((a, b) => b.selfMs - a.selfMs)
+      .slice(0, topCount);
   return {
     label,
     files: profiles.map((p) => p.file),
@@ -143,7 +147,9 @@ export function formatProfileSummary(summaries) {
 
 function profileFiles(target) {
   if (!statSync(target).isDirectory()) return [target];
-  return readdirSync(target).flatMap((name) => profileFiles(path.join(target, name))).filter((f) => f.endsWith('.cpuprofile'));
+  return readdirSync(target)
+    .flatMap((name) => profileFiles(path.join(target, name)))
+    .filter((f) => f.endsWith('.cpuprofile'));
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

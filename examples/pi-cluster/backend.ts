@@ -20,7 +20,8 @@ export function startBackend(name: string, host: string, port: number): Promise<
       res.end('ok\n');
       return;
     }
-    const page = `<!doctype html><html><head><meta charset="utf-8"><title>${name}</title></head>` +
+    const page =
+      `<!doctype html><html><head><meta charset="utf-8"><title>${name}</title></head>` +
       `<body style="font-family:sans-serif;text-align:center;margin-top:20vh"><h1>${name}</h1>` +
       `<p>served at ${new Date().toISOString()}</p></body></html>\n`;
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'x-served-by': name.replace(/\s+/g, '-').toLowerCase() });
@@ -35,7 +36,11 @@ export function startBackend(name: string, host: string, port: number): Promise<
         name,
         url: `http://${hostPart}:${address.port}`,
         server,
-        close: () => new Promise((done) => { server.close(() => done()); server.closeAllConnections(); }),
+        close: () =>
+          new Promise((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
       });
     });
   });

@@ -84,7 +84,7 @@ function timePanel(series: readonly ChartSeries[], color: (i: number) => string,
   series.forEach((s, i) => {
     for (const event of s.events ?? []) {
       if (event.atMs / 1000 > x.max) continue;
-      const px = frame.left + ((event.atMs / 1000) / x.max) * frame.width;
+      const px = frame.left + (event.atMs / 1000 / x.max) * frame.width;
       parts.push(
         `<line x1="${px.toFixed(1)}" y1="${frame.top}" x2="${px.toFixed(1)}" y2="${frame.top + frame.height}" stroke="${color(i)}" stroke-dasharray="5 4"/>`,
         `<text x="${(px + 4).toFixed(1)}" y="${frame.top + 14}" fill="${color(i)}">${escapeXml(event.label)}</text>`,

@@ -127,7 +127,9 @@ export async function runLoadTest(options: LoadTestOptions = {}): Promise<LoadTe
 
   const measured: Measured[] = [];
   for (const [index, plan] of RUNS.entries()) {
-    log(`run ${index + 1}/${RUNS.length}: ${plan.name} (${plan.description}), ${connections} connections, ${amount === undefined ? `${durationSec} s` : `${amount} requests or ${durationSec} s`}`);
+    log(
+      `run ${index + 1}/${RUNS.length}: ${plan.name} (${plan.description}), ${connections} connections, ${amount === undefined ? `${durationSec} s` : `${amount} requests or ${durationSec} s`}`,
+    );
     measured.push(await measureRun(plan, { durationSec, amount, connections }));
   }
 
@@ -340,7 +342,10 @@ export function formatReport(report: LoadTestReport): string {
         `it served ${before} responses before the kill and ${after} after (already in flight); the balancer retried ${r.retries ?? 0} requests.`,
     );
   }
-  lines.push('', `${report.connections} connections; ${report.amount === undefined ? `${report.durationSec} s` : `${report.amount} requests (at most ${report.durationSec} s)`} per run; failures = non-2xx + errors + timeouts.`);
+  lines.push(
+    '',
+    `${report.connections} connections; ${report.amount === undefined ? `${report.durationSec} s` : `${report.amount} requests (at most ${report.durationSec} s)`} per run; failures = non-2xx + errors + timeouts.`,
+  );
   // Said with the figures, so nobody reads the req/s column as the balancer's overhead.
   lines.push('Load generator, balancer and back ends share one process: req/s compares the runs loosely; `npm run bench` measures the overhead.');
   lines.push(`chart: ${report.chartFile}`);

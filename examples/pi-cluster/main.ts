@@ -28,7 +28,9 @@ await new Promise<void>((resolve, reject) => {
 
 const listening = (front.address() as AddressInfo).port; // PORT=0 picks a free port
 for (const b of backends) console.log(`${b.name} listening on ${b.url}`);
-console.log(`front end: http://${host === '0.0.0.0' ? PI_ADDRESSES.frontEnd : host}:${listening}/  (reload to see Server 1 and Server 2 alternate; Ctrl-C to stop)`);
+console.log(
+  `front end: http://${host === '0.0.0.0' ? PI_ADDRESSES.frontEnd : host}:${listening}/  (reload to see Server 1 and Server 2 alternate; Ctrl-C to stop)`,
+);
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {

@@ -9,8 +9,11 @@ export type ImportedMemberOptions = MemberOptions;
 
 /** A balancer's options as plain JSON: {@link BalancerOptions} with a strategy name, never a strategy object. */
 export interface ImportedBalancerOptions extends Omit<BalancerOptions, 'strategy' | 'members' | 'failOnStatus'> {
+  /** The members, from BalancerMember lines. */
   members: ImportedMemberOptions[];
+  /** The lbmethod, as a strategy name. */
   strategy?: StrategyName;
+  /** failonstatus, as status codes. */
   failOnStatus?: number[];
 }
 
@@ -32,7 +35,9 @@ export interface UnsupportedDirective {
   directive: string;
   /** The parameter, when only one parameter of the directive was left out: `max`, `status`. */
   parameter?: string;
+  /** The line it is on. */
   line: number;
+  /** Why it was not imported, in words. */
   reason: string;
 }
 

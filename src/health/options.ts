@@ -186,7 +186,13 @@ export function mergeHealthCheck(base: HealthCheckConfig | undefined, override: 
   if (fields === undefined) return base;
   const merged: HealthCheckConfig = { ...HEALTH_CHECK_DEFAULTS, ...base, ...fields };
   if (merged.method === 'TCP') {
-    return { ...merged, path: HEALTH_CHECK_DEFAULTS.path, expectStatus: HEALTH_CHECK_DEFAULTS.expectStatus, expectBody: undefined, headers: HEALTH_CHECK_DEFAULTS.headers };
+    return {
+      ...merged,
+      path: HEALTH_CHECK_DEFAULTS.path,
+      expectStatus: HEALTH_CHECK_DEFAULTS.expectStatus,
+      expectBody: undefined,
+      headers: HEALTH_CHECK_DEFAULTS.headers,
+    };
   }
   if (merged.method === 'HEAD' && merged.expectBody !== undefined) return { ...merged, expectBody: undefined };
   return merged;

@@ -48,7 +48,8 @@ const MEMBERS_PREFIX = '/api/members/';
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'cross-origin-resource-policy': 'same-origin',
@@ -137,7 +138,7 @@ export function createManager(balancer: Balancer, options: ManagerOptions): Mana
     if (crossOrigin(req)) return sendJson(res, 403, { error: 'cross-origin request refused' });
     const given = req.headers['x-csrf-token'];
     if (typeof given !== 'string' || !constantTimeEqual(given, csrfToken)) {
-      return sendJson(res, 403, { error: 'missing or wrong CSRF token (send the page\'s csrf-token in the x-csrf-token header)' });
+      return sendJson(res, 403, { error: "missing or wrong CSRF token (send the page's csrf-token in the x-csrf-token header)" });
     }
     if (!isJson(req.headers['content-type'])) return sendJson(res, 415, { error: 'the body must be application/json' });
     const body = await readJsonBody(req);
@@ -232,7 +233,9 @@ type BodyResult = { value: unknown; error?: undefined } | { error: string; statu
 function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
   if (req.readableEnded) {
     const parsed = (req as IncomingMessage & { body?: unknown }).body;
-    return Promise.resolve(parsed !== null && typeof parsed === 'object' ? { value: parsed } : { error: 'the request body was already read by another middleware', status: 400 });
+    return Promise.resolve(
+      parsed !== null && typeof parsed === 'object' ? { value: parsed } : { error: 'the request body was already read by another middleware', status: 400 },
+    );
   }
   const declared = Number(req.headers['content-length']);
   if (declared > MAX_BODY_BYTES) return Promise.resolve({ error: `the body must be at most ${MAX_BODY_BYTES} bytes`, status: 413 });

@@ -33,7 +33,11 @@ export function renderMetrics(source: MetricsSource, stats: RequestStats): strin
   const withUnassigned: { label: Labels; stats: MemberRequestStats }[] = [...rows];
   if (stats.unassigned.byClass.some((n) => n > 0)) withUnassigned.push({ label: { member: '' }, stats: stats.unassigned });
 
-  out.family(name('requests_total'), 'counter', 'Finished client requests by the member that answered (or was tried last; empty when none was) and the status class the client got (4xx includes 499: the client left first).');
+  out.family(
+    name('requests_total'),
+    'counter',
+    'Finished client requests by the member that answered (or was tried last; empty when none was) and the status class the client got (4xx includes 499: the client left first).',
+  );
   for (const { label, stats: s } of withUnassigned) {
     for (let statusClass = 1; statusClass <= 9; statusClass++) {
       const count = s.byClass[statusClass] ?? 0;
@@ -41,8 +45,13 @@ export function renderMetrics(source: MetricsSource, stats: RequestStats): strin
     }
   }
 
-  out.family(name('request_duration_seconds'), 'histogram', 'Time a request spent on members: its attempts from their start to the last byte relayed, retries included (millisecond resolution), by the member that answered.');
-  for (const { label, stats: s } of withUnassigned) out.histogram(name('request_duration_seconds'), label, DURATION_BOUNDS_SECONDS, s.durationBuckets, s.durationSeconds);
+  out.family(
+    name('request_duration_seconds'),
+    'histogram',
+    'Time a request spent on members: its attempts from their start to the last byte relayed, retries included (millisecond resolution), by the member that answered.',
+  );
+  for (const { label, stats: s } of withUnassigned)
+    out.histogram(name('request_duration_seconds'), label, DURATION_BOUNDS_SECONDS, s.durationBuckets, s.durationSeconds);
 
   out.family(name('requests_in_flight'), 'gauge', 'Client requests the balancer is serving now.');
   out.sample(name('requests_in_flight'), undefined, source.inFlight.requests);
@@ -50,13 +59,21 @@ export function renderMetrics(source: MetricsSource, stats: RequestStats): strin
   out.family(name('member_in_flight'), 'gauge', 'Attempts running on the member now, open WebSocket tunnels included.');
   for (const r of rows) out.sample(name('member_in_flight'), r.label, r.member.inFlight);
 
-  out.family(name('member_up'), 'gauge', '1 when the member is usable (not disabled, stopped, in error or failing health checks; a draining member still serves its sticky sessions), else 0.');
+  out.family(
+    name('member_up'),
+    'gauge',
+    '1 when the member is usable (not disabled, stopped, in error or failing health checks; a draining member still serves its sticky sessions), else 0.',
+  );
   for (const r of rows) out.sample(name('member_up'), r.label, r.member.state === 'ok' || r.member.state === 'drain' ? 1 : 0);
 
-  out.family(name('member_weight'), 'gauge', 'The member\'s weight (Apache loadfactor, 1 to 100).');
+  out.family(name('member_weight'), 'gauge', "The member's weight (Apache loadfactor, 1 to 100).");
   for (const r of rows) out.sample(name('member_weight'), r.label, r.member.weight);
 
-  out.family(name('member_bytes_total'), 'counter', 'Body bytes by direction: sent is request bodies to the member, received is response bodies from it (tunnel bytes included).');
+  out.family(
+    name('member_bytes_total'),
+    'counter',
+    'Body bytes by direction: sent is request bodies to the member, received is response bodies from it (tunnel bytes included).',
+  );
   for (const r of rows) {
     out.sample(name('member_bytes_total'), { ...r.label, direction: 'sent' }, r.member.bytesSent);
     out.sample(name('member_bytes_total'), { ...r.label, direction: 'received' }, r.member.bytesReceived);

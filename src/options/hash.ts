@@ -12,7 +12,22 @@ import { BalancerConfigError, expectKnownKeys, expectPlainObject, isPlainObject,
  * - `{ header }`: a request header (case-insensitive name; repeated headers joined with `, `).
  * - `{ cookie }`: a cookie's value. `{ query }`: a query parameter's decoded value (first occurrence).
  */
-export type HashKey = 'client' | 'url' | 'path' | { header: string } | { cookie: string } | { query: string };
+export type HashKey =
+  | 'client'
+  | 'url'
+  | 'path'
+  | {
+      /** Hash this request header's value (the name, case-insensitive). */
+      header: string;
+    }
+  | {
+      /** Hash this cookie's value. */
+      cookie: string;
+    }
+  | {
+      /** Hash this query parameter's value. */
+      query: string;
+    };
 
 /** Options of the `hash` strategy (the balancer's `hash` option). */
 export interface HashOptions {
@@ -22,7 +37,18 @@ export interface HashOptions {
 
 /** `hash` options after validation: the key kind and, for header, cookie and query keys, the name (headers lower-cased). */
 export interface HashConfig {
-  key: { kind: 'client' | 'url' | 'path' } | { kind: 'header' | 'cookie' | 'query'; name: string };
+  /** The key: its kind, and the header, cookie or parameter name for the named kinds. */
+  key:
+    | {
+        /** Hash the client address, the whole URL, or its path. */
+        kind: 'client' | 'url' | 'path';
+      }
+    | {
+        /** Hash a header's, a cookie's or a query parameter's value. */
+        kind: 'header' | 'cookie' | 'query';
+        /** Its name (a header name lower-cased). */
+        name: string;
+      };
 }
 
 const KEY_KINDS = ['client', 'url', 'path'] as const;

@@ -87,9 +87,9 @@ export class Member {
   readonly retryMs: number | undefined;
   /** This member's response-head timeout, or undefined for the balancer's. */
   readonly timeoutMs: number | undefined;
-  /** This member's health-check override (configuration only; probe state lives in the checker). */
+  /** @internal This member's health-check override (configuration only; probe state lives in the checker). */
   readonly healthCheck: HealthCheckOverride | false | undefined;
-  /** This member's own TLS fields, over the balancer's (configuration only). */
+  /** @internal This member's own TLS fields, over the balancer's (configuration only). */
   readonly tls: TlsOptions | undefined;
   /** How it takes part in its lbset (Apache's H and R flags). */
   role: MemberRole;

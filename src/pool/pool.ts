@@ -3,13 +3,7 @@
  * state with its lazy retry timer, counters, and runtime changes (add, remove, drain, re-weight).
  */
 import { EventEmitter } from 'node:events';
-import {
-  normalizeMember,
-  normalizeWeight,
-  type MemberConfig,
-  type MemberOptions,
-  type MemberStatus,
-} from '../config.js';
+import { normalizeMember, normalizeWeight, type MemberConfig, type MemberOptions, type MemberStatus } from '../config.js';
 import type { Strategy } from '../strategies/strategy.js';
 import { BalancerConfigError, oneOf } from '../validate.js';
 import { Member, lbfactorOf, type MemberState } from './member.js';

@@ -120,7 +120,13 @@ export abstract class ProxyEngine {
    * handshake's non-101 answers relayed, and a failure before the 101 retried elsewhere).
    * An open tunnel is tracked until it closes.
    */
-  async upgrade(socket: Duplex, head: Buffer, member: Member, upstream: UpstreamRequest, responseHeaders: readonly string[] | undefined): Promise<UpgradeOutcome> {
+  async upgrade(
+    socket: Duplex,
+    head: Buffer,
+    member: Member,
+    upstream: UpstreamRequest,
+    responseHeaders: readonly string[] | undefined,
+  ): Promise<UpgradeOutcome> {
     const o = this.options;
     const timeouts = { connectMs: o.connectTimeoutMs, headMs: member.timeoutMs ?? o.timeoutMs, tunnelIdleMs: o.tunnelIdleTimeoutMs };
     const outcome = await forwardUpgrade(socket, head, member, upstream, responseHeaders, timeouts, this.tlsOf(member), this.#closing.signal);

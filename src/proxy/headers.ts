@@ -6,7 +6,16 @@
  */
 
 /** Fields that describe one connection, never forwarded (RFC 9110 7.6.1, plus `Proxy-Connection` and `Trailer`). */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'http2-settings']);
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'trailer',
+  'http2-settings',
+]);
 
 /** Field names listed in a `Connection` header value, lower-cased; undefined for the usual bare values. */
 export function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {

@@ -174,7 +174,11 @@ export function normalizeSticky(value: unknown, path: string): StickyConfig | un
   }
   // The route cookie written over the application's session cookie would end every session.
   if (setCookie !== undefined && table !== undefined && table.cookie === cookie) {
-    throw new BalancerConfigError(`${path}.setCookie`, value.setCookie, `would overwrite the session cookie ${path}.table.cookie names; give the route a cookie of its own, such as ROUTEID`);
+    throw new BalancerConfigError(
+      `${path}.setCookie`,
+      value.setCookie,
+      `would overwrite the session cookie ${path}.table.cookie names; give the route a cookie of its own, such as ROUTEID`,
+    );
   }
   return {
     cookie,
@@ -221,7 +225,7 @@ function normalizeSetCookie(value: unknown, path: string): StickySetCookieConfig
     sameSite: o.sameSite === undefined ? defaults.sameSite : oneOf(o.sameSite, SAME_SITE, `${path}.sameSite`),
   };
   if (config.sameSite === 'none' && !config.secure) {
-    throw new BalancerConfigError(`${path}.sameSite`, o.sameSite, 'can be \'none\' only with secure: true (browsers reject SameSite=None without Secure)');
+    throw new BalancerConfigError(`${path}.sameSite`, o.sameSite, "can be 'none' only with secure: true (browsers reject SameSite=None without Secure)");
   }
   return config;
 }
@@ -256,7 +260,7 @@ function normalizeTable(value: unknown, path: string): StickyTableConfig | undef
   expectPlainObject(value, path);
   expectKnownKeys(value, TABLE_KEYS, path);
   if (value.cookie === undefined) {
-    throw new BalancerConfigError(`${path}.cookie`, value.cookie, 'is required: the name of the application\'s session cookie');
+    throw new BalancerConfigError(`${path}.cookie`, value.cookie, "is required: the name of the application's session cookie");
   }
   const defaults = STICKY_DEFAULTS.table;
   return {

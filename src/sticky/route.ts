@@ -118,7 +118,7 @@ function pathParam(url: string, name: string): string | undefined {
   const { text: raw, cut } = bounded(url);
   const text = searchedUrl(raw);
   const n = text.length;
-  for (let at = text.indexOf(name); at >= 0; ) {
+  for (let at = text.indexOf(name); at >= 0;) {
     const after = at + name.length;
     if (after >= n) return undefined; // Apache reads past the end here
     if (text.charCodeAt(after) === EQUALS) {
@@ -140,7 +140,7 @@ function pathParam(url: string, name: string): string | undefined {
 function cookieParam(input: string, name: string): string | undefined {
   const { text, cut } = bounded(input);
   const n = text.length;
-  for (let at = text.indexOf(name); at >= 0; ) {
+  for (let at = text.indexOf(name); at >= 0;) {
     if (at !== 0 && !isNameBoundary(text.charCodeAt(at - 1))) {
       at = text.indexOf(name, at + 1);
       continue;
@@ -163,11 +163,11 @@ function cookieParam(input: string, name: string): string | undefined {
 const EQUALS = 0x3d;
 
 function isPathDelimiter(c: number): boolean {
-  return c === 0x3f /* ? */ || c === 0x26 /* & */;
+  return c === 0x3f /* ? */ || c === 0x26; /* & */
 }
 
 function isCookieDelimiter(c: number): boolean {
-  return c === 0x3b /* ; */ || c === 0x2c /* , */;
+  return c === 0x3b /* ; */ || c === 0x2c; /* , */
 }
 
 function isNameBoundary(c: number): boolean {

@@ -124,7 +124,7 @@ describe('the management page in Chromium', () => {
     expect(await servedBy(6)).toEqual(['a', 'a', 'a', 'a', 'a', 'a']);
   });
 
-  it('the weight field sets a member\'s weight, and Enable puts a member back', async () => {
+  it("the weight field sets a member's weight, and Enable puts a member back", async () => {
     await page.locator('tr[data-route="a"] input[name="weight"]').fill('5');
     await page.locator('tr[data-route="a"] form.weight button').click();
     await waitForText('tr[data-route="a"] .c-weight', '5');

@@ -42,7 +42,10 @@ try {
   const page = await browser.context.newPage();
   await page.goto(`${site.url}/`);
   await page.locator('#members tbody tr').nth(3).waitFor();
-  await page.locator('tr[data-route="spare"] .c-health').filter({ hasText: /healthy/ }).waitFor();
+  await page
+    .locator('tr[data-route="spare"] .c-health')
+    .filter({ hasText: /healthy/ })
+    .waitFor();
   await page.screenshot({ path: out, fullPage: true });
   process.stdout.write(`wrote ${out}\n`);
 } finally {

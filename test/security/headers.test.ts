@@ -76,7 +76,10 @@ forEachEngine(() => {
       const member = await startEchoMember();
       cleanups.push(() => member.close());
       const port = await frontOver(member.url);
-      await rawExchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\nConnection: close, X-Private\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nX-Public: p\r\n\r\n');
+      await rawExchange(
+        port,
+        'GET /x HTTP/1.1\r\nHost: a\r\nConnection: close, X-Private\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nX-Public: p\r\n\r\n',
+      );
       const headers = member.seen[0]!.headers;
       expect(headers['x-private']).toBeUndefined();
       expect(headers['keep-alive']).toBeUndefined();

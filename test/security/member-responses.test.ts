@@ -40,12 +40,18 @@ const BAD_STATUS_LINES = [
 forEachEngine(() => {
   describe.each([
     ['an HTTP request', (port: number) => request(`http://127.0.0.1:${port}/x`).then((r) => r.status)],
-    ['an Upgrade handshake', (port: number) => rawExchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n').then(firstStatus)],
+    [
+      'an Upgrade handshake',
+      (port: number) => rawExchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n').then(firstStatus),
+    ],
   ])('a member answering %s with', (_kind, send) => {
     it.each(BAD_STATUS_LINES)('%s gets 502, is charged, and the balancer serves on', async (_name, statusLine) => {
       const bad = await startRawMember((socket) => socket.end(`${statusLine}Content-Length: 2\r\nConnection: close\r\n\r\nhi`));
       const good = await startEchoMember();
-      cleanups.push(() => bad.close(), () => good.close());
+      cleanups.push(
+        () => bad.close(),
+        () => good.close(),
+      );
       const { balancer, port } = await frontOver([bad.url, good.url]); // byrequests: the first request goes to `bad`
       expect(await send(port)).toBe(502);
       const badMember = balancer.snapshot().members[0]!;
@@ -104,7 +110,10 @@ forEachEngine(() => {
     ])('%s gets 502, and the balancer serves on', async (_name, response) => {
       const bad = await startRawMember((socket) => socket.end(response));
       const good = await startEchoMember();
-      cleanups.push(() => bad.close(), () => good.close());
+      cleanups.push(
+        () => bad.close(),
+        () => good.close(),
+      );
       const { balancer, url } = await frontOver([bad.url, good.url]);
       const first = await request(`${url}/x`, { method: 'POST', body: 'b' }); // not retried: it may have reached the member
       expect(first.status).toBe(502);

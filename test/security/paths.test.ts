@@ -67,7 +67,10 @@ forEachEngine(() => {
     ['an Upgrade handshake', AS_UPGRADE],
   ])('the request target of %s', (_kind, spell) => {
     it.each(TARGETS)('%s %s', async (method, target, atRoot, atBase) => {
-      for (const [basePath, expected] of [['', atRoot], ['/base/', atBase]] as const) {
+      for (const [basePath, expected] of [
+        ['', atRoot],
+        ['/base/', atBase],
+      ] as const) {
         const { member, port } = await setup(basePath);
         const answer = await rawExchange(port, spell(method, target));
         if (expected === 400) {

@@ -60,7 +60,8 @@ async function frontOver(urls: string[], extra: Partial<BalancerOptions> = {}): 
   return { balancer, port: (server.address() as AddressInfo).port, sockets };
 }
 
-const HANDSHAKE = 'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+const HANDSHAKE =
+  'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
 
 /** Counters that must all be zero once nothing is open. */
 function openCounts(balancer: Balancer): { inFlight: number; tunnels: number; requests: number } {
