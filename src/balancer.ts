@@ -3,6 +3,7 @@
  * to the request path (request-path.ts), and exposes the handler, snapshot, events and close.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { normalizeOptions, type BalancerOptions } from './config.js';
 import { BalancerEventHub, type BalancerEvents } from './events.js';
@@ -12,6 +13,7 @@ import { renderMetrics } from './manage/metrics.js';
 import { RequestStats } from './manage/request-stats.js';
 import type { MemberSnapshot } from './pool/member.js';
 import { Pool } from './pool/pool.js';
+import type { ProxyEngine } from './proxy/engine.js';
 import { createEngine } from './proxy/engines/index.js';
 import { RequestPath, respondError } from './request-path.js';
 import { StickySessions } from './sticky/sessions.js';
@@ -105,91 +107,112 @@ export interface Balancer {
  * ```
  */
 export function createBalancer(options: BalancerOptions): Balancer {
-  const config = normalizeOptions(options);
-  const strategy = resolveStrategy(config.strategy, config.hash);
-  const sticky = config.sticky === undefined ? undefined : new StickySessions(config.sticky);
-  const pool = new Pool(config.members, strategy, config.retryMs, Date.now, config.slowStartMs);
-  const shortest = Math.min(config.timeoutMs, config.connectTimeoutMs, config.idleTimeoutMs, ...config.members.map((m) => m.timeoutMs ?? Infinity));
-  const engine = createEngine(config.engine, {
-    timeoutMs: config.timeoutMs,
-    connectTimeoutMs: config.connectTimeoutMs,
-    idleTimeoutMs: config.idleTimeoutMs,
-    resolutionMs: Math.min(1000, Math.max(5, Math.floor(shortest / 10))),
-    tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
-    tls: config.tls,
-    reverse: config.reverse,
-    onProxyResponse: config.onProxyResponse,
-  });
-  const passive = new PassiveHealth(pool, config);
-  const health = new HealthChecker(pool, config.healthCheck, (member) => member.healthCheck, config.tls);
-  const events = new BalancerEventHub();
-  events.relay(pool);
-  const stats = new RequestStats(pool, health); // metrics: request outcomes, ejections, probe results
-  health.start();
-  const path = new RequestPath({ config, pool, strategy, sticky, engine, passive, events, recorder: stats });
-
-  pool.on('memberRemoved', (member, removal) => {
-    if (removal.endTunnels) engine.endTunnels(member);
-    engine.retire(member);
-    sticky?.forgetRoute(member.route);
-  });
-
+  const core = new BalancerCore(options);
   const balancer = function balancer(req: IncomingMessage, res: ServerResponse, _next?: (err?: unknown) => void): void {
-    path.handle(req, res).catch((err: unknown) => {
-      // A bug, or a throw in user code (a strategy), must not take the process down: answer, and keep serving.
-      process.emitWarning(`proxy-balancer: unexpected error: ${err instanceof Error ? err.stack : String(err)}`);
-      respondError(res, 502, 'internal balancer error');
-    });
+    core.handle(req, res);
   } as Balancer;
-
-  const upgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    path.upgrade(req, socket, head).catch((err: unknown) => {
-      process.emitWarning(`proxy-balancer: unexpected upgrade error: ${err instanceof Error ? err.stack : String(err)}`);
-      socket.destroy();
-    });
-  };
-
+  const hub = core.events as unknown as EventEmitter;
   Object.defineProperties(balancer, {
-    pool: { value: pool, enumerable: true },
-    upgrade: { value: upgradeHandler, enumerable: true },
-    strategy: { value: strategy, enumerable: true },
+    pool: { value: core.pool, enumerable: true },
+    upgrade: { value: core.upgrade, enumerable: true },
+    strategy: { value: core.strategy, enumerable: true },
     // The emitter's methods, returning the balancer for chaining; the hub keeps the listeners.
-    on: { value: (event: keyof BalancerEvents, listener: AnyListener) => (untyped(events).on(event, listener), balancer) },
-    once: { value: (event: keyof BalancerEvents, listener: AnyListener) => (untyped(events).once(event, listener), balancer) },
-    off: { value: (event: keyof BalancerEvents, listener: AnyListener) => (untyped(events).off(event, listener), balancer) },
-    snapshot: {
-      value: (): BalancerSnapshot => {
-        const members = pool.toJSON();
-        const totals = { requests: 0, inFlight: 0, failures: 0, bytesSent: 0, bytesReceived: 0 };
-        for (const m of members) {
-          totals.requests += m.requests;
-          totals.inFlight += m.inFlight;
-          totals.failures += m.failures;
-          totals.bytesSent += m.bytesSent;
-          totals.bytesReceived += m.bytesReceived;
-        }
-        for (const m of members) m.tunnels = engine.tunnelCount(pool.get(m.route)!);
-        return {
-          strategy: strategy.name,
-          members,
-          totals,
-          inFlight: { requests: path.requestsInFlight, retries: path.retriesInFlight },
-          retries: { made: path.retriesMade, refusedByBudget: path.retriesRefused },
-          health: health.snapshot(),
-        };
-      },
-    },
-    metrics: { value: (): string => renderMetrics(balancer.snapshot(), stats) },
-    close: {
-      value: async (): Promise<void> => {
-        path.closed = true;
-        health.close();
-        engine.close();
-      },
-    },
+    on: { value: (event: string, listener: AnyListener) => (hub.on(event, listener), balancer) },
+    once: { value: (event: string, listener: AnyListener) => (hub.once(event, listener), balancer) },
+    off: { value: (event: string, listener: AnyListener) => (hub.off(event, listener), balancer) },
+    snapshot: { value: (): BalancerSnapshot => core.snapshot() },
+    metrics: { value: (): string => core.metrics() },
+    close: { value: (): Promise<void> => core.close() },
   });
   return balancer;
 }
 
 type AnyListener = (...args: unknown[]) => void;
-const untyped = (hub: BalancerEventHub): import('node:events').EventEmitter => hub as unknown as import('node:events').EventEmitter;
+
+/** The parts of one balancer, wired together; {@link createBalancer}'s handler stands in front of it. */
+class BalancerCore {
+  readonly pool: Pool;
+  readonly strategy: Strategy;
+  readonly events = new BalancerEventHub();
+  readonly #engine: ProxyEngine;
+  readonly #health: HealthChecker;
+  readonly #stats: RequestStats;
+  readonly #path: RequestPath;
+
+  constructor(options: BalancerOptions) {
+    const config = normalizeOptions(options);
+    const strategy = (this.strategy = resolveStrategy(config.strategy, config.hash));
+    const sticky = config.sticky === undefined ? undefined : new StickySessions(config.sticky);
+    const pool = (this.pool = new Pool(config.members, strategy, config.retryMs, Date.now, config.slowStartMs));
+    const shortest = Math.min(config.timeoutMs, config.connectTimeoutMs, config.idleTimeoutMs, ...config.members.map((m) => m.timeoutMs ?? Infinity));
+    const engine = (this.#engine = createEngine(config.engine, {
+      timeoutMs: config.timeoutMs,
+      connectTimeoutMs: config.connectTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      resolutionMs: Math.min(1000, Math.max(5, Math.floor(shortest / 10))),
+      tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
+      tls: config.tls,
+      reverse: config.reverse,
+      onProxyResponse: config.onProxyResponse,
+    }));
+    const passive = new PassiveHealth(pool, config);
+    const health = (this.#health = new HealthChecker(pool, config.healthCheck, (member) => member.healthCheck, config.tls));
+    this.events.relay(pool);
+    this.#stats = new RequestStats(pool, health); // metrics: request outcomes, ejections, probe results
+    health.start();
+    this.#path = new RequestPath({ config, pool, strategy, sticky, engine, passive, events: this.events, recorder: this.#stats });
+    pool.on('memberRemoved', (member, removal) => {
+      if (removal.endTunnels) engine.endTunnels(member);
+      engine.retire(member);
+      sticky?.forgetRoute(member.route);
+    });
+  }
+
+  /** Serves a plain request; a bug, or a throw in user code (a strategy), is answered 502 and the process serves on. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.#path.handle(req, res).catch((err: unknown) => {
+      process.emitWarning(`proxy-balancer: unexpected error: ${err instanceof Error ? err.stack : String(err)}`);
+      respondError(res, 502, 'internal balancer error');
+    });
+  }
+
+  /** Serves an Upgrade request (bound: it is handed to `server.on('upgrade')` as it is). */
+  readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.#path.upgrade(req, socket, head).catch((err: unknown) => {
+      process.emitWarning(`proxy-balancer: unexpected upgrade error: ${err instanceof Error ? err.stack : String(err)}`);
+      socket.destroy();
+    });
+  };
+
+  snapshot(): BalancerSnapshot {
+    const members = this.pool.toJSON();
+    const totals: SnapshotTotals = { requests: 0, inFlight: 0, failures: 0, bytesSent: 0, bytesReceived: 0 };
+    for (const m of members) {
+      totals.requests += m.requests;
+      totals.inFlight += m.inFlight;
+      totals.failures += m.failures;
+      totals.bytesSent += m.bytesSent;
+      totals.bytesReceived += m.bytesReceived;
+      m.tunnels = this.#engine.tunnelCount(this.pool.get(m.route)!);
+    }
+    const path = this.#path;
+    return {
+      strategy: this.strategy.name,
+      members,
+      totals,
+      inFlight: { requests: path.requestsInFlight, retries: path.retriesInFlight },
+      retries: { made: path.retriesMade, refusedByBudget: path.retriesRefused },
+      health: this.#health.snapshot(),
+    };
+  }
+
+  metrics(): string {
+    return renderMetrics(this.snapshot(), this.#stats);
+  }
+
+  async close(): Promise<void> {
+    this.#path.closed = true;
+    this.#health.close();
+    this.#engine.close();
+  }
+}
