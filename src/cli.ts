@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { fromApacheConfig } from './apache/import.js';
 import { createBalancer, type Balancer } from './balancer.js';
+import { respondRawError } from './request-path.js';
 import { BALANCER_KEYS, normalizeOptions, type BalancerOptions } from './config.js';
 import { accessLogLine, logStateChanges } from './log.js';
 import { createManager } from './manage/manager.js';
@@ -238,7 +239,7 @@ function mountedUpgrade(balancer: Balancer, path: string): (req: IncomingMessage
 /** 404 on a raw upgrade socket. */
 function refuseUpgrade(socket: Duplex): void {
   socket.on('error', () => {}); // a client reset must not crash the process
-  socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 14\r\nconnection: close\r\n\r\n404 not found\n');
+  respondRawError(socket, 404, 'not found');
 }
 
 async function main(): Promise<void> {
