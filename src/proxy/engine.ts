@@ -51,7 +51,8 @@ const CLOSED_OUTCOME: ForwardOutcome = Object.freeze({
   setCookie: undefined,
 });
 
-export abstract class ProxyEngine {
+/** The seam; `E` is the engine's own exchange class. */
+export abstract class ProxyEngine<E extends Exchange = Exchange> {
   protected readonly options: EngineOptions;
   protected readonly sweep: DeadlineSweep;
   /** What every exchange of this engine shares. */
@@ -85,24 +86,20 @@ export abstract class ProxyEngine {
     return new Promise((resolve) => {
       const o = this.options;
       const timeouts = { connectMs: o.connectTimeoutMs, headMs: member.timeoutMs ?? o.timeoutMs, idleMs: o.idleTimeoutMs };
-      this.send(req, res, member, upstream, body, responseHeaders, timeouts, resolve);
+      const exchange = new this.exchangeClass(req, res, member, body, responseHeaders, this.context, timeouts, resolve);
+      exchange.begin();
+      this.send(exchange, upstream);
     });
   }
 
+  /** The engine's own exchange class: what it hears back from the member. */
+  protected abstract readonly exchangeClass: new (...args: ConstructorParameters<typeof Exchange>) => E;
+
   /**
-   * Starts one exchange: builds the engine's own exchange, calls its `begin()`, and sends the
-   * request. Must not throw; a failure to send settles the exchange. Not called after close().
+   * Sends the request of one exchange (already watching its client and deadlines) to its member.
+   * Must not throw; a failure to send settles the exchange. Not called after close().
    */
-  protected abstract send(
-    req: IncomingMessage,
-    res: ServerResponse,
-    member: Member,
-    upstream: UpstreamRequest,
-    body: ReplayableBody | undefined,
-    responseHeaders: readonly string[] | undefined,
-    timeouts: { connectMs: number; headMs: number; idleMs: number },
-    resolve: (outcome: ForwardOutcome) => void,
-  ): Exchange;
+  protected abstract send(exchange: E, upstream: UpstreamRequest): void;
 
   /** The TLS settings of `member`'s connections, or undefined (http:, or Node's defaults). */
   protected tlsOf(member: Member): TlsOptions | undefined {

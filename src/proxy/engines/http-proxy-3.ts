@@ -11,10 +11,8 @@ import { ProxyServer, type ServerOptions } from 'http-proxy-3';
 import { MemberClosedError } from '../../errors.js';
 import { hostAndPort } from '../../options/member-url.js';
 import type { Member } from '../../pool/member.js';
-import type { ReplayableBody } from '../body.js';
 import { ProxyEngine, type EngineOptions } from '../engine.js';
-import { Exchange, type ExchangeTimeouts } from '../exchange.js';
-import type { ForwardOutcome } from '../outcome.js';
+import { Exchange } from '../exchange.js';
 import { upstreamPath, type UpstreamRequest } from '../target.js';
 
 /** What http-proxy-3 reads of its target: the member's scheme and authority, an empty path. */
@@ -73,7 +71,8 @@ class NodeExchange extends Exchange {
 }
 
 /** The engine over http-proxy-3; see the module comment. */
-export class HttpProxy3Engine extends ProxyEngine {
+export class HttpProxy3Engine extends ProxyEngine<NodeExchange> {
+  protected readonly exchangeClass = NodeExchange;
   readonly #proxy: ProxyServer;
   readonly #agents = new Map<Member, http.Agent>();
   readonly #targets = new WeakMap<Member, ProxyTarget>();
@@ -91,23 +90,13 @@ export class HttpProxy3Engine extends ProxyEngine {
     this.#proxy.on('proxyRes', (proxyRes, _req, res) => onProxyRes(proxyRes, res));
   }
 
-  protected send(
-    req: IncomingMessage,
-    res: ServerResponse,
-    member: Member,
-    upstream: UpstreamRequest,
-    body: ReplayableBody | undefined,
-    responseHeaders: readonly string[] | undefined,
-    timeouts: ExchangeTimeouts,
-    resolve: (outcome: ForwardOutcome) => void,
-  ): Exchange {
-    const ex = new NodeExchange(req, res, member, body, responseHeaders, this.context, timeouts, resolve);
+  protected send(ex: NodeExchange, upstream: UpstreamRequest): void {
+    const { req, res, member, body } = ex;
     // http-proxy-3 leaves a 'close' listener on res and an 'error' listener on req per attempt;
     // many retries of one request are legitimate, so the ceiling rises instead of a warning.
     if (res.listenerCount('close') >= res.getMaxListeners() - 2) res.setMaxListeners(res.getMaxListeners() + 1);
     if (req.listenerCount('error') >= req.getMaxListeners() - 2) req.setMaxListeners(req.getMaxListeners() + 1);
     (res as Tagged<ServerResponse>)[kExchange] = ex;
-    ex.begin();
     const options: ServerOptions = { target: this.#targetFor(member), agent: this.#agentFor(member), toProxy: true };
     if (body !== undefined) options.buffer = body.stream();
     if (upstream.chunked) options.headers = CHUNKED;
@@ -123,7 +112,6 @@ export class HttpProxy3Engine extends ProxyEngine {
       req.url = clientUrl;
       req.headers = clientHeaders;
     }
-    return ex;
   }
 
   protected releaseConnections(member: Member): void {

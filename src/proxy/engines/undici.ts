@@ -8,13 +8,10 @@
  * `onData`, `onComplete`, `onError`): the newer controller API wraps each request in an adapter and
  * parses every response head into an object this engine would not read.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import type { Member } from '../../pool/member.js';
-import type { ReplayableBody } from '../body.js';
 import { ProxyEngine, type EngineOptions } from '../engine.js';
-import { Exchange, type ExchangeTimeouts } from '../exchange.js';
-import type { ForwardOutcome } from '../outcome.js';
+import { Exchange } from '../exchange.js';
 import { upstreamPath, type UpstreamRequest } from '../target.js';
 
 /** What undici passes to `onError`: its errors carry a code, and socket errors the socket's counters. */
@@ -99,25 +96,16 @@ function linkOf(raw: Buffer[]): string[] | undefined {
 }
 
 /** The engine over undici; see the module comment. */
-export class UndiciEngine extends ProxyEngine {
+export class UndiciEngine extends ProxyEngine<UndiciExchange> {
+  protected readonly exchangeClass = UndiciExchange;
   readonly #pools = new Map<Member, Pool>();
 
   constructor(options: EngineOptions) {
     super(options);
   }
 
-  protected send(
-    req: IncomingMessage,
-    res: ServerResponse,
-    member: Member,
-    upstream: UpstreamRequest,
-    body: ReplayableBody | undefined,
-    responseHeaders: readonly string[] | undefined,
-    timeouts: ExchangeTimeouts,
-    resolve: (outcome: ForwardOutcome) => void,
-  ): Exchange {
-    const ex = new UndiciExchange(req, res, member, body, responseHeaders, this.context, timeouts, resolve);
-    ex.begin();
+  protected send(ex: UndiciExchange, upstream: UpstreamRequest): void {
+    const { member, body } = ex;
     // undici frames a stream body itself: with its Content-Length when the client sent one, else chunked.
     this.#poolFor(member).dispatch(
       {
@@ -128,7 +116,6 @@ export class UndiciEngine extends ProxyEngine {
       },
       ex,
     );
-    return ex;
   }
 
   protected releaseConnections(member: Member): void {
