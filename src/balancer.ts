@@ -35,6 +35,13 @@ export interface BalancerSnapshot {
     /** Retry attempts in progress among them (what the retry budget counts). */
     retries: number;
   };
+  /** Requests waiting for a member with room (`maxConnections`), and the members at their cap now. */
+  queue: {
+    /** Requests waiting now. */
+    length: number;
+    /** Routes of the members at their cap. */
+    full: string[];
+  };
   /** Retries made, and retries refused by the budget, since the start. */
   retries: {
     /** Retry attempts made. */
@@ -143,7 +150,7 @@ class BalancerCore {
     const config = normalizeOptions(options);
     const strategy = (this.strategy = resolveStrategy(config.strategy, config.hash));
     const sticky = config.sticky === undefined ? undefined : new StickySessions(config.sticky);
-    const pool = (this.pool = new Pool(config.members, strategy, config.retryMs, Date.now, config.slowStartMs));
+    const pool = (this.pool = new Pool(config.members, strategy, config.retryMs, Date.now, config.slowStartMs, config.maxConnections));
     const shortest = Math.min(config.timeoutMs, config.connectTimeoutMs, config.idleTimeoutMs, ...config.members.map((m) => m.timeoutMs ?? Infinity));
     const engine = (this.#engine = createEngine(config.engine, {
       timeoutMs: config.timeoutMs,
@@ -201,6 +208,7 @@ class BalancerCore {
       members,
       totals,
       inFlight: { requests: path.requestsInFlight, retries: path.retriesInFlight },
+      queue: { length: path.queueLength, full: members.filter((m) => m.full).map((m) => m.route) },
       retries: { made: path.retriesMade, refusedByBudget: path.retriesRefused },
       health: this.#health.snapshot(),
     };

@@ -127,6 +127,18 @@ export interface BalancerOptions {
   forceRecovery?: boolean;
   /** Eject members that fail repeatedly (Envoy outlier detection); `false` turns it off. */
   outlierDetection?: OutlierDetectionOptions | false;
+  /**
+   * The most requests (and open tunnels) in flight to one member at a time, HAProxy's `maxconn`
+   * and Apache's `max=`; a member's own `maxConnections` wins. A request whose members are all
+   * full waits in a FIFO queue (`queueLength`, `queueTimeoutMs`). Default: no limit.
+   */
+  maxConnections?: number;
+  /** How long a request may wait for a member with room, in ms (HAProxy `timeout queue`, Apache's balancer `timeout=`); then 503 with Retry-After. Default 5000. */
+  queueTimeoutMs?: number;
+  /** The most requests waiting for room at once; past it, 503 with Retry-After at once. Default 1024. */
+  queueLength?: number;
+  /** The most requests through the balancer at once, queued ones included; past it, 503 at once (load shedding). Default: no limit. */
+  maxInFlight?: number;
   /** Ramp a member's weight from 10% to full over this many ms after it is added or comes back from error (HAProxy `slowstart`). Default 0: off. */
   slowStartMs?: number;
   /** Active health checks (Apache mod_proxy_hcheck); absent or `false`: none. */
@@ -196,6 +208,10 @@ export interface BalancerConfig {
   forceRecovery: boolean;
   outlierDetection: OutlierDetectionConfig | undefined;
   slowStartMs: number;
+  maxConnections: number;
+  queueTimeoutMs: number;
+  queueLength: number;
+  maxInFlight: number;
   healthCheck: HealthCheckConfig | undefined;
   sticky: StickyConfig | undefined;
   hash: HashConfig;
@@ -220,6 +236,8 @@ export const DEFAULTS = {
   maxEjectionPercent: 50,
   maxEjectionMs: 300_000,
   slowStartMs: 0,
+  queueTimeoutMs: 5_000,
+  queueLength: 1024,
   weight: 1,
   lbset: 0,
 } as const;
@@ -248,11 +266,15 @@ export const BALANCER_KEYS = [
   'forceRecovery',
   'outlierDetection',
   'slowStartMs',
+  'maxConnections',
+  'queueTimeoutMs',
+  'queueLength',
+  'maxInFlight',
   'healthCheck',
   'sticky',
   'hash',
 ] as const;
-const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status', 'retryMs', 'timeoutMs', 'healthCheck', 'tls'] as const;
+const MEMBER_KEYS = ['url', 'route', 'weight', 'lbset', 'status', 'retryMs', 'timeoutMs', 'healthCheck', 'tls', 'maxConnections'] as const;
 const TLS_KEYS = ['ca', 'cert', 'key', 'passphrase', 'servername', 'rejectUnauthorized', 'minVersion'] as const;
 const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
 /** A DNS name for SNI (an IP address is not allowed there, RFC 6066 3). */
@@ -301,6 +323,10 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     forceRecovery: optionalBoolean(o.forceRecovery, 'forceRecovery', DEFAULTS.forceRecovery),
     outlierDetection: normalizeOutlierDetection(o.outlierDetection, 'outlierDetection'),
     slowStartMs: optionalInteger(o.slowStartMs, 'slowStartMs', 0, MAX_TIMEOUT_MS, DEFAULTS.slowStartMs),
+    maxConnections: o.maxConnections === undefined ? Infinity : optionalInteger(o.maxConnections, 'maxConnections', 1, 1_000_000, 0),
+    queueTimeoutMs: optionalInteger(o.queueTimeoutMs, 'queueTimeoutMs', 0, MAX_TIMEOUT_MS, DEFAULTS.queueTimeoutMs),
+    queueLength: optionalInteger(o.queueLength, 'queueLength', 0, 1_000_000, DEFAULTS.queueLength),
+    maxInFlight: o.maxInFlight === undefined ? Infinity : optionalInteger(o.maxInFlight, 'maxInFlight', 1, 10_000_000, 0),
     healthCheck: normalizeHealthCheck(o.healthCheck, 'healthCheck'),
     sticky: normalizeSticky(o.sticky, 'sticky'),
     hash: normalizeHashOptions(o.hash, 'hash'),
@@ -382,6 +408,7 @@ export function normalizeMember(options: unknown, path: string, taken: TakenName
     status: m.status === undefined ? 'active' : oneOf(m.status, MEMBER_STATUSES, `${path}.status`),
     retryMs: m.retryMs === undefined ? undefined : optionalInteger(m.retryMs, `${path}.retryMs`, 0, MAX_TIMEOUT_MS, 0),
     timeoutMs: m.timeoutMs === undefined ? undefined : optionalInteger(m.timeoutMs, `${path}.timeoutMs`, 1, MAX_TIMEOUT_MS, 0),
+    maxConnections: m.maxConnections === undefined ? undefined : optionalInteger(m.maxConnections, `${path}.maxConnections`, 1, 1_000_000, 0),
     healthCheck: normalizeHealthCheckOverride(m.healthCheck, `${path}.healthCheck`),
     tls: memberTls(m.tls, url, `${path}.tls`),
   };

@@ -69,6 +69,28 @@ export interface EjectionEvent extends MemberEvent {
   durationMs: number;
 }
 
+/** A request that waits for, or got, a member with room (`maxConnections`). */
+export interface QueueEvent {
+  /** The request's method. */
+  method: string;
+  /** The request target as the balancer received it. */
+  url: string;
+  /** Requests waiting now. */
+  queueLength: number;
+  /** How long it waited, in ms (0 when it just joined). */
+  waitedMs: number;
+}
+
+/** A request refused for load, with 503 and Retry-After. */
+export interface ShedEvent {
+  /** The request's method. */
+  method: string;
+  /** The request target as the balancer received it. */
+  url: string;
+  /** `maxInFlight` reached, the queue full (`queueLength`), or no room within `queueTimeoutMs`. */
+  reason: 'maxInFlight' | 'queueFull' | 'queueTimeout';
+}
+
 /** Event names and their payloads. */
 export interface BalancerEvents {
   /** A member went into the error state (connect failure, failOnStatus, failOnTimeout). */
@@ -95,6 +117,12 @@ export interface BalancerEvents {
   memberRemoved: [MemberEvent];
   /** A member's status, weight or state was changed (drain, enable, setWeight, ...). */
   memberChanged: [MemberEvent];
+  /** Every member a request could go to is at its cap: it waits in the queue. */
+  queued: [QueueEvent];
+  /** A queued request got a member with room. */
+  dequeued: [QueueEvent];
+  /** A request was refused for load (503 with Retry-After). */
+  shed: [ShedEvent];
   /** A request is over (answered, cut or abandoned by its client): one event each. */
   request: [RequestEvent];
 }

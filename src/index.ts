@@ -17,7 +17,7 @@ export { ByRequests, ByTraffic, ByBusyness, RoundRobin, PowerOfTwoChoices, HashS
 export type { HealthCheckOptions, HealthCheckMethod, StatusCodeSpec } from './health/options.js';
 export type { MemberHealth } from './health/checker.js';
 export type { ProbeResult, ProbeErrorCode } from './health/probe.js';
-export type { BalancerEvents, MemberEvent, RetryEvent, RequestEvent, EjectionEvent, ForcedRecoveryEvent } from './events.js';
+export type { BalancerEvents, MemberEvent, RetryEvent, RequestEvent, EjectionEvent, ForcedRecoveryEvent, QueueEvent, ShedEvent } from './events.js';
 export type { FailureKind } from './proxy/outcome.js';
 export type { EngineName, TlsOptions, ReverseOptions, ProxyRequestHook, ProxyResponseHook, MemberRef } from './config.js';
 export {

@@ -34,6 +34,26 @@ export interface RequestRecorder {
   requestEnded(member: Member | undefined, status: number, durationMs: number): void;
 }
 
+/** Seconds a client is told to wait (Retry-After) when shed or timed out of the queue. */
+const RETRY_AFTER_SEC = 1;
+
+/** A request waiting in the queue for a member with room. */
+interface Waiter {
+  readonly request: ProxiedRequest;
+  readonly since: number;
+  readonly timer: NodeJS.Timeout;
+  /** Hands it the member that has room, and takes it out of the queue. */
+  readonly admit: (member: Member) => void;
+}
+
+/** The candidates that are below their connection cap (the same array when all are). */
+function withRoom(candidates: readonly Member[]): readonly Member[] {
+  for (let i = 0; i < candidates.length; i++) {
+    if (candidates[i]!.full) return candidates.filter((m) => !m.full);
+  }
+  return candidates;
+}
+
 /** The parts a request goes through, shared by every request of one balancer. */
 export interface RequestPathParts {
   readonly config: BalancerConfig;
@@ -76,12 +96,15 @@ abstract class ProxiedRequest {
   }
 
   /** Answers the client with an error status and a short text. */
-  answer(status: number, message: string): void {
+  answer(status: number, message: string, retryAfterSec?: number): void {
     this.status = status;
-    this.send(status, message);
+    this.send(status, message, retryAfterSec);
   }
 
-  protected abstract send(status: number, message: string): void;
+  /** Calls `onGone` once if the client leaves; returns the way to stop watching. */
+  abstract watchGone(onGone: () => void): () => void;
+
+  protected abstract send(status: number, message: string, retryAfterSec?: number): void;
 
   /** One attempt on one member; true when the request is over for good. */
   abstract attempt(member: Member): Promise<boolean>;
@@ -119,9 +142,14 @@ class HttpRequest extends ProxiedRequest {
     return this.res.destroyed || this.res.writableEnded;
   }
 
-  protected send(status: number, message: string): void {
+  watchGone(onGone: () => void): () => void {
+    this.res.once('close', onGone);
+    return () => this.res.removeListener('close', onGone);
+  }
+
+  protected send(status: number, message: string, retryAfterSec?: number): void {
     // After a 408 the rest of the body will not be read: the connection cannot carry another request.
-    respondError(this.res, status, message, status === 408);
+    respondError(this.res, status, message, status === 408, retryAfterSec);
   }
 }
 
@@ -160,8 +188,13 @@ class UpgradeRequest extends ProxiedRequest {
     return this.socket.destroyed || this.socket.writableEnded;
   }
 
-  protected send(status: number, message: string): void {
-    respondRawError(this.socket, status, message);
+  watchGone(onGone: () => void): () => void {
+    this.socket.once('close', onGone);
+    return () => this.socket.removeListener('close', onGone);
+  }
+
+  protected send(status: number, message: string, retryAfterSec?: number): void {
+    respondRawError(this.socket, status, message, retryAfterSec);
   }
 }
 
@@ -180,6 +213,8 @@ export class RequestPath {
   retriesInFlight = 0;
   retriesMade = 0;
   retriesRefused = 0;
+  /** Requests waiting for a member with room (maxConnections), oldest first. */
+  readonly #queue: Waiter[] = [];
   /**
    * One context object and one choose function for every pick: pool.select and strategy.pick are
    * synchronous, so the request is set just before and cleared just after (no closure per request).
@@ -198,12 +233,20 @@ export class RequestPath {
     this.recorder = parts.recorder;
     const strategy = this.strategy;
     const context = this.#pickContext as PickContext;
-    this.#choose = (candidates) => strategy.pick(candidates, context);
+    const pool = this.pool;
+    // With connection caps, full members are no candidates: byrequests skips them as Apache skips a
+    // busy worker, and bybusyness and p2c never weigh them. No cap, no cost.
+    this.#choose = (candidates) => {
+      if (!pool.capped) return strategy.pick(candidates, context);
+      const roomy = withRoom(candidates);
+      return roomy.length === 0 ? undefined : strategy.pick(roomy, context);
+    };
   }
 
   /** A plain HTTP request: answered by a member, or with an error status. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.closed) return respondError(res, 503, 'balancer is closed');
+    if (this.#shed(req)) return respondError(res, 503, 'the balancer is at its limit', false, RETRY_AFTER_SEC);
     let upstream = refusedOr(req, false, (status, message) => respondError(res, status, message, true));
     if (upstream === undefined) return;
     if (upstream.target === '*') return void res.writeHead(200, { 'content-length': 0 }).end();
@@ -227,6 +270,7 @@ export class RequestPath {
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', ignore); // a client reset must not crash the process; the tunnel notices 'close'
     if (this.closed) return respondRawError(socket, 503, 'balancer is closed');
+    if (this.#shed(req)) return respondRawError(socket, 503, 'the balancer is at its limit', RETRY_AFTER_SEC);
     const upstream = refusedOr(req, true, (status, message) => respondRawError(socket, status, message));
     if (upstream === undefined) return;
     return this.#run(new UpgradeRequest(this, req, upstream, socket, head));
@@ -255,6 +299,7 @@ export class RequestPath {
     this.pool.finish(member, bytesSent, bytesReceived, failed);
     this.strategy.requestEnd?.(member, { bytesSent, bytesReceived, durationMs, ok });
     if (member.removed) this.engine.retire(member);
+    if (this.#queue.length > 0) this.#dequeue(); // a place came free
   }
 
   /** Records how an attempt ended; true when the request is over for good. */
@@ -288,8 +333,10 @@ export class RequestPath {
     if (this.config.forceRecovery) this.pool.forceRecovery();
     this.requestsInFlight++;
     try {
-      const first = this.#pick(request);
-      if (first === undefined) return request.answer(503, 'no member is available');
+      // While requests wait for room, a newcomer queues behind them (FIFO), as HAProxy's queue does.
+      let first = this.#queue.length > 0 ? undefined : this.#pick(request);
+      if (first === undefined && this.#roomIsWhatIsMissing(request)) first = await this.#waitForRoom(request);
+      if (first === undefined) return request.clientGone() ? undefined : request.answer(503, 'no member is available');
       if (await request.attempt(first)) return;
       const attempts = this.config.retry.attempts ?? Math.min(DEFAULTS.maxAttempts, this.pool.members.length);
       for (let attempt = 2; attempt <= attempts; attempt++) {
@@ -328,6 +375,81 @@ export class RequestPath {
       this.recorder.requestEnded(request.lastMember, request.status, request.elapsedMs); // the metrics' one call per request
       if (this.events.wants('request')) this.#published(request);
     }
+  }
+
+  /** Requests waiting for room now. */
+  get queueLength(): number {
+    return this.#queue.length;
+  }
+
+  /** Load shedding: past maxInFlight the request is refused at once. */
+  #shed(req: IncomingMessage): boolean {
+    if (this.requestsInFlight < this.config.maxInFlight) return false;
+    this.events.publish('shed', { method: req.method ?? '', url: req.url ?? '', reason: 'maxInFlight' });
+    return true;
+  }
+
+  /** The pick found nothing because usable members are full (not because none is usable). */
+  #roomIsWhatIsMissing(request: ProxiedRequest): boolean {
+    if (!this.pool.capped || request.stickyRefused) return false;
+    for (const m of this.pool.usableMembers()) if (m.full) return true;
+    return false;
+  }
+
+  /**
+   * Waits in the FIFO queue for a member with room, up to queueTimeoutMs; past queueLength, or
+   * when the time is up, the client gets 503 with Retry-After and no member is charged. A client
+   * that leaves is taken out at once. Resolves with the member, or undefined when answered or gone.
+   */
+  #waitForRoom(request: ProxiedRequest): Promise<Member | undefined> {
+    const { req } = request;
+    if (this.#queue.length >= this.config.queueLength) {
+      this.events.publish('shed', { method: req.method ?? '', url: req.url ?? '', reason: 'queueFull' });
+      request.answer(503, 'every member is at its limit', RETRY_AFTER_SEC);
+      return Promise.resolve(undefined);
+    }
+    return new Promise((resolve) => {
+      const leave = (): void => {
+        const i = this.#queue.indexOf(waiter);
+        if (i >= 0) this.#queue.splice(i, 1);
+        clearTimeout(waiter.timer);
+        stopWatching();
+      };
+      const waiter: Waiter = {
+        request,
+        since: Date.now(),
+        timer: setTimeout(() => {
+          leave();
+          this.events.publish('shed', { method: req.method ?? '', url: req.url ?? '', reason: 'queueTimeout' });
+          request.answer(503, 'no member had room in time', RETRY_AFTER_SEC);
+          resolve(undefined);
+        }, this.config.queueTimeoutMs),
+        admit: (member) => {
+          leave();
+          this.events.publish('dequeued', {
+            method: req.method ?? '',
+            url: req.url ?? '',
+            queueLength: this.#queue.length,
+            waitedMs: Date.now() - waiter.since,
+          });
+          resolve(member);
+        },
+      };
+      const stopWatching = request.watchGone(() => {
+        leave();
+        resolve(undefined);
+      });
+      this.#queue.push(waiter);
+      this.events.publish('queued', { method: req.method ?? '', url: req.url ?? '', queueLength: this.#queue.length, waitedMs: 0 });
+    });
+  }
+
+  /** A member has room again: the oldest waiter gets it, if a pick for it finds one. */
+  #dequeue(): void {
+    const head = this.#queue[0];
+    if (head === undefined) return;
+    const member = this.#pick(head.request);
+    if (member !== undefined) head.admit(member);
   }
 
   /** The `request` event of a finished request. */
@@ -369,6 +491,7 @@ export class RequestPath {
     if (route !== undefined) {
       const { found, member } = this.pool.findByRoute(route);
       if (member !== undefined && !(request.tried?.has(member) ?? false)) {
+        if (member.full) return undefined; // the session's member is at its cap: wait for it
         this.strategy.routed?.(member, this.pool.usableMembers());
         return member;
       }
@@ -421,11 +544,12 @@ function refusedOr(req: IncomingMessage, upgrade: boolean, refuse: (status: numb
 }
 
 /** The same short error written raw on an upgrade's socket, which has no ServerResponse. */
-export function respondRawError(socket: Duplex, status: number, message: string): void {
+export function respondRawError(socket: Duplex, status: number, message: string, retryAfterSec?: number): void {
   if (socket.destroyed || socket.writableEnded) return;
   const text = `${status} ${message}\n`;
+  const retryAfter = retryAfterSec === undefined ? '' : `retry-after: ${retryAfterSec}\r\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n${retryAfter}connection: close\r\n\r\n${text}`,
   );
 }
 
@@ -433,7 +557,7 @@ export function respondRawError(socket: Duplex, status: number, message: string)
  * A short plain-text error; a response already under way is cut instead. `close`: end the
  * connection after it (the request was refused, so its body is not to be read on).
  */
-export function respondError(res: ServerResponse, status: number, message: string, close = false): void {
+export function respondError(res: ServerResponse, status: number, message: string, close = false, retryAfterSec?: number): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -446,6 +570,7 @@ export function respondError(res: ServerResponse, status: number, message: strin
     'cache-control': 'no-store',
   };
   if (close) headers.connection = 'close';
+  if (retryAfterSec !== undefined) headers['retry-after'] = retryAfterSec;
   // The reason is explicit: a writeHead that threw on a member's reason phrase left it in statusMessage.
   res.writeHead(status, STATUS_CODES[status] ?? '', headers);
   res.end(text);

@@ -56,6 +56,7 @@ function assemble(state: ImportState, b: BalancerDraft): ImportedBalancer {
   if (b.maxAttempts !== undefined) options.retry = { attempts: b.maxAttempts + 1 };
   if (b.failOnStatus !== undefined) options.failOnStatus = b.failOnStatus;
   if (b.failOnTimeout !== undefined) options.failOnTimeout = b.failOnTimeout;
+  if (b.queueTimeoutMs !== undefined) options.queueTimeoutMs = b.queueTimeoutMs;
   if (b.forceRecovery !== undefined) options.forceRecovery = b.forceRecovery;
   const names = b.stickyNames ?? {};
   if (names.cookie !== undefined || names.urlParam !== undefined) {

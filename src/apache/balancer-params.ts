@@ -144,7 +144,9 @@ function balancerParameterProblem(b: BalancerDraft, key: string, value: string, 
     case 'timeout': {
       const seconds = integer(value);
       if (seconds === undefined || seconds < 1) return `timeout=${value}: must be a whole number of seconds >= 1 (httpd refuses to start)`;
-      return 'a balancer timeout is how long httpd waits for a free member when none is usable (a queue), not a response timeout; proxy-balancer does not queue, so it is not imported';
+      // How long httpd waits for a free worker: proxy-balancer's queue wait (members capped by max=).
+      b.queueTimeoutMs = seconds * 1000;
+      return undefined;
     }
     case 'maxattempts': {
       const attempts = integer(value);

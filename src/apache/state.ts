@@ -70,6 +70,8 @@ export interface BalancerDraft {
   maxAttempts?: number;
   failOnStatus?: number[];
   failOnTimeout?: boolean;
+  /** ProxySet timeout=: how long httpd waits for a free worker (our queueTimeoutMs). */
+  queueTimeoutMs?: number;
   forceRecovery?: boolean;
   preserveHost?: boolean;
   mount?: { path: string; line: number; scope: Scope };

@@ -12,7 +12,6 @@ import { BALANCER_PREFIX, duration, integer, leadingNumber, plainSeconds, quote,
 
 const WORKER_PARAMS_WITHOUT_EQUIVALENT = new Set([
   'min',
-  'max',
   'smax',
   'acquire',
   'ttl',
@@ -158,6 +157,13 @@ function workerParameter(state: ImportState, member: MemberDraft, key: string, v
       const seconds = plainSeconds(value, 'retry', 0);
       if (typeof seconds === 'string') return seconds;
       o.retryMs = seconds * 1000;
+      return undefined;
+    }
+    case 'max': {
+      // httpd's connection pool size per worker: at most this many requests to it at once.
+      const max = integer(value);
+      if (max === undefined || max < 1) return `max=${value}: must be a whole number >= 1`;
+      o.maxConnections = max;
       return undefined;
     }
     case 'timeout': {

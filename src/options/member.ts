@@ -35,6 +35,8 @@ export interface MemberOptions {
   timeoutMs?: number;
   /** This member's health check: fields that override the balancer's `healthCheck`, or `false` for none. */
   healthCheck?: Partial<HealthCheckOptions> | false;
+  /** This member's own connection cap (Apache `max=`); default the balancer's `maxConnections`. */
+  maxConnections?: number;
   /** TLS settings for this `https:` member: fields that override the balancer's `tls`. */
   tls?: TlsOptions;
 }
@@ -71,6 +73,8 @@ export interface MemberConfig {
   retryMs: number | undefined;
   timeoutMs: number | undefined;
   healthCheck: HealthCheckOverride | false | undefined;
+  /** Undefined: the balancer's value. */
+  maxConnections: number | undefined;
   /** The member's own TLS fields (merged over the balancer's by {@link effectiveTls}). */
   tls: TlsOptions | undefined;
 }

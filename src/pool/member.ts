@@ -55,6 +55,10 @@ export interface MemberSnapshot {
   ejections: number;
   /** Open Upgrade tunnels (WebSockets) on the member. */
   tunnels: number;
+  /** The member's connection cap (`maxConnections`), or null when it has none. */
+  maxConnections: number | null;
+  /** Whether it is at its cap now: new requests go elsewhere or wait in the queue. */
+  full: boolean;
   /** Why the member last went into error or failed its health checks, and when (epoch ms); null if it never did. */
   lastError: LastError | null;
 }
@@ -118,6 +122,11 @@ export class Member {
   /** Why the member last went into error or failed its health checks (shown by the management page). */
   lastError: LastError | null = null;
 
+  /** The most requests and tunnels in flight at once (Infinity: no cap); set by the pool. */
+  maxConnections = Infinity;
+  /** @internal This member's own cap, over the balancer's (configuration only). */
+  readonly ownMaxConnections: number | undefined;
+
   /** Attempts sent to the member since the start. */
   requests = 0;
   /** Attempts and open tunnels on the member now. */
@@ -147,6 +156,7 @@ export class Member {
     this.timeoutMs = config.timeoutMs;
     this.healthCheck = config.healthCheck;
     this.tls = config.tls;
+    this.ownMaxConnections = config.maxConnections;
     this.role = config.status === 'standby' || config.status === 'spare' ? config.status : 'active';
     this.admin = config.status === 'disabled' || config.status === 'drain' || config.status === 'stopped' ? config.status : 'enabled';
     this.stateSince = now();
@@ -176,6 +186,11 @@ export class Member {
   /** The configured status in the public option's terms. */
   get status(): MemberStatus | 'active' {
     return this.admin !== 'enabled' ? this.admin : this.role;
+  }
+
+  /** At its connection cap now. */
+  get full(): boolean {
+    return this.inFlight >= this.maxConnections;
   }
 
   /** Whether it takes new requests now, and if not, why. */
@@ -209,6 +224,8 @@ export class Member {
       consecutiveFailures: this.consecutiveFailures,
       ejections: this.ejections,
       tunnels: 0,
+      maxConnections: Number.isFinite(this.maxConnections) ? this.maxConnections : null,
+      full: this.full,
       lastError: this.lastError,
     };
   }

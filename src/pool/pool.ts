@@ -72,6 +72,10 @@ export class Pool extends EventEmitter<PoolEvents> {
   readonly #retryMs: number;
   readonly #now: () => number;
   readonly #slowStartMs: number;
+  /** The balancer's connection cap per member (Infinity: none). */
+  readonly #maxConnections: number;
+  /** Whether any member has a cap: only then do picks look for room. */
+  #capped = false;
   /** Each tier's candidates, lowest lbset first; undefined until the next pick rebuilds them. */
   #tiers: Tier[] | undefined = undefined;
   /** Every usable member, rebuilt with the tiers. */
@@ -81,8 +85,9 @@ export class Pool extends EventEmitter<PoolEvents> {
    * @internal Built by createBalancer. `now` is injectable for tests of timers; `slowStartMs` 0 turns
    * slow start off.
    */
-  constructor(configs: readonly MemberConfig[], strategy: Strategy, retryMs: number, now: () => number = Date.now, slowStartMs = 0) {
+  constructor(configs: readonly MemberConfig[], strategy: Strategy, retryMs: number, now: () => number = Date.now, slowStartMs = 0, maxConnections = Infinity) {
     super();
+    this.#maxConnections = maxConnections;
     this.#strategy = strategy;
     this.#retryMs = retryMs;
     this.#now = now;
@@ -91,6 +96,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     // Strategies that keep a table over the whole pool (hash) learn the starting members here.
     const last = this.#members.at(-1);
     if (last !== undefined) strategy.membersChanged?.(this.#members, 'added', last);
+  }
+
+  /** @internal Whether some member has a connection cap (picks then skip full members). */
+  get capped(): boolean {
+    return this.#capped;
   }
 
   /** Members in configuration order (added members last). */
@@ -475,6 +485,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   #insert(member: Member): void {
+    member.maxConnections = member.ownMaxConnections ?? this.#maxConnections;
+    if (Number.isFinite(member.maxConnections)) this.#capped = true;
     this.#members.push(member);
     this.#byRoute.set(member.route, member);
     this.#urls.add(member.url.href);
