@@ -341,7 +341,12 @@ export class RequestPath {
       const attempts = this.config.retry.attempts ?? Math.min(DEFAULTS.maxAttempts, this.pool.members.length);
       for (let attempt = 2; attempt <= attempts; attempt++) {
         if (!this.#retryable(request) || this.closed || request.clientGone()) break;
-        const member = this.#pick(request);
+        let member = this.#pick(request);
+        if (member === undefined && this.#roomIsWhatIsMissing(request)) {
+          // The members left are full: a retry waits for room like a first attempt (or is answered 503).
+          member = await this.#waitForRoom(request);
+          if (member === undefined) return;
+        }
         if (member === undefined) break;
         const failed = request.last!;
         const event: RetryEvent = {

@@ -101,6 +101,32 @@ forEachEngine(() => {
       expect(balancer.snapshot().members[0]).toMatchObject({ inFlight: 0, requests: 1, failures: 0 });
     });
 
+    it('a retry whose remaining member is full waits for room instead of failing', async () => {
+      const slow = await slowMember(100);
+      const dropper = await startBackend('dropper', (req) => {
+        req.resume();
+        req.on('end', () => req.socket.destroy());
+      });
+      cleanups.push(() => dropper.close());
+      const balancer = createBalancer({
+        engine: currentEngine(),
+        members: [{ url: slow.url }, { url: dropper.url }],
+        maxConnections: 1,
+        outlierDetection: false,
+      });
+      const f = await startFront(balancer);
+      cleanups.push(async () => {
+        await f.close();
+        await balancer.close();
+      });
+      // byrequests: the first GET takes the slow member (now full), the second the dropper, whose
+      // reset sends it back to the full slow member: it waits there rather than getting a 502.
+      const replies = await Promise.all([request(`${f.url}/1`), request(`${f.url}/2`)]);
+      expect(replies.map((r) => r.status)).toEqual([200, 200]);
+      expect(slow.peak()).toBe(1);
+      expect(balancer.snapshot().retries.made).toBe(1);
+    });
+
     it('open tunnels count toward the cap', async () => {
       const ws = await startWsBackend('w');
       cleanups.push(() => ws.close());

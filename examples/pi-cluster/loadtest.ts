@@ -11,8 +11,9 @@
  * its own.
  *
  * Flags: --duration <s> (per run, default 10), --amount <n> (stop each run after n requests, or at
- * --duration, whichever comes first), --connections <n> (default 15), --out <file.svg> (default in
- * the OS temp directory), --json (the report as JSON on stdout).
+ * --duration, whichever comes first), --connections <n> (default 15), --max-connections <n> (cap
+ * each back end at n requests in flight, the balancer's `maxConnections`), --out <file.svg> (default
+ * in the OS temp directory), --json (the report as JSON on stdout).
  */
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -37,6 +38,8 @@ export interface LoadTestOptions {
   amount?: number;
   /** Concurrent connections, the study's concurrent users (default 15). */
   connections?: number;
+  /** Cap each back end at this many requests in flight (`maxConnections`), as `max=` caps a Pi's Apache; default none. */
+  maxConnections?: number;
   /** Where the SVG chart goes (default `proxy-balancer-loadtest.svg` in the OS temp directory). */
   out?: string;
   /** Progress lines while the test runs (default: none). */
@@ -61,6 +64,7 @@ export interface RunReport {
   durationSec: number;
   requestsPerSec: number;
   meanMs: number;
+  p50Ms: number;
   p95Ms: number;
   p99Ms: number;
   /** Responses each back end served, by name (`Server 1`, `Server 2`), from `x-served-by`. */
@@ -115,13 +119,14 @@ const RUNS: readonly RunPlan[] = [
 export async function runLoadTest(options: LoadTestOptions = {}): Promise<LoadTestReport> {
   const given: unknown = options; // validated as unknown: callers from plain JS pass anything
   expectPlainObject(given, 'options');
-  expectKnownKeys(given, ['durationSec', 'amount', 'connections', 'out', 'log'], 'options');
+  expectKnownKeys(given, ['durationSec', 'amount', 'connections', 'maxConnections', 'out', 'log'], 'options');
   if (given.out !== undefined && typeof given.out !== 'string') throw new BalancerConfigError('out', given.out, 'must be a file path');
   if (given.log !== undefined && typeof given.log !== 'function') throw new BalancerConfigError('log', given.log, 'must be a function');
   const durationSec = optionalInteger(options.durationSec, 'durationSec', 1, 3600, DEFAULT_DURATION_SEC);
   const connections = optionalInteger(options.connections, 'connections', 1, 1000, DEFAULT_CONNECTIONS);
   // autocannon gives each connection a share of the amount and refuses a share of 0.
   const amount = options.amount === undefined ? undefined : optionalInteger(options.amount, 'amount', connections, 1e9, connections);
+  const maxConnections = options.maxConnections === undefined ? undefined : optionalInteger(options.maxConnections, 'maxConnections', 1, 1_000_000, 1);
   const out = path.resolve(options.out ?? path.join(os.tmpdir(), 'proxy-balancer-loadtest.svg'));
   const log = options.log ?? (() => {});
 
@@ -130,7 +135,7 @@ export async function runLoadTest(options: LoadTestOptions = {}): Promise<LoadTe
     log(
       `run ${index + 1}/${RUNS.length}: ${plan.name} (${plan.description}), ${connections} connections, ${amount === undefined ? `${durationSec} s` : `${amount} requests or ${durationSec} s`}`,
     );
-    measured.push(await measureRun(plan, { durationSec, amount, connections }));
+    measured.push(await measureRun(plan, { durationSec, amount, connections, maxConnections }));
   }
 
   const subtitle = `${connections} concurrent connections, ${amount === undefined ? `${durationSec} s` : `${amount} requests`} per run, loopback (autocannon)`;
@@ -156,14 +161,17 @@ interface Measured {
 }
 
 /** One run on its own back ends: start, drive, collect, close. */
-async function measureRun(plan: RunPlan, load: { durationSec: number; amount: number | undefined; connections: number }): Promise<Measured> {
+async function measureRun(
+  plan: RunPlan,
+  load: { durationSec: number; amount: number | undefined; connections: number; maxConnections: number | undefined },
+): Promise<Measured> {
   const backends: BackendServer[] = [];
   let front: Front | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   try {
     for (const name of MEMBER_NAMES) backends.push(await startBackend(name, '127.0.0.1', 0));
     const [server1, server2] = backends as [BackendServer, BackendServer];
-    if (plan.throughBalancer) front = await startFront(server1.url, server2.url);
+    if (plan.throughBalancer) front = await startFront(server1.url, server2.url, load.maxConnections);
     const perMember: Record<string, number> = Object.fromEntries(backends.map((b) => [b.name, 0]));
     const atMs: number[] = [];
     const latencyMs: number[] = [];
@@ -204,6 +212,7 @@ async function measureRun(plan: RunPlan, load: { durationSec: number; amount: nu
       durationSec,
       requestsPerSec: durationSec > 0 ? latencyMs.length / durationSec : 0,
       meanMs: latencyMs.length > 0 ? latencyMs.reduce((a, b) => a + b, 0) / latencyMs.length : NaN,
+      p50Ms: quantile(sorted, 0.5),
       p95Ms: quantile(sorted, 0.95),
       p99Ms: quantile(sorted, 0.99),
       perMember,
@@ -239,8 +248,8 @@ interface Front {
 }
 
 /** Serves a balancer over the two back ends, with the example's options, from a `node:http` server. */
-async function startFront(server1Url: string, server2Url: string): Promise<Front> {
-  const balancer = createBalancer(clusterOptions(server1Url, server2Url));
+async function startFront(server1Url: string, server2Url: string, maxConnections: number | undefined): Promise<Front> {
+  const balancer = createBalancer({ ...clusterOptions(server1Url, server2Url), ...(maxConnections === undefined ? {} : { maxConnections }) });
   const server = http.createServer(balancer);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -317,13 +326,14 @@ function drive(run: {
 
 /** The report as an aligned text table, with a line on the failover run and the chart's path. */
 export function formatReport(report: LoadTestReport): string {
-  const header = ['run', 'requests', 'failures', 'req/s', 'mean ms', 'p95 ms', 'p99 ms', ...MEMBER_NAMES];
+  const header = ['run', 'requests', 'failures', 'req/s', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', ...MEMBER_NAMES];
   const rows = report.runs.map((r) => [
     r.name,
     String(r.requests),
     String(r.failures),
     r.requestsPerSec.toFixed(1),
     r.meanMs.toFixed(2),
+    r.p50Ms.toFixed(2),
     r.p95Ms.toFixed(2),
     r.p99Ms.toFixed(2),
     ...MEMBER_NAMES.map((m) => String(r.perMember[m] ?? 0)),
@@ -360,6 +370,7 @@ function optionsFromArgv(argv: string[]): { options: LoadTestOptions; json: bool
       duration: { type: 'string' },
       amount: { type: 'string' },
       connections: { type: 'string' },
+      'max-connections': { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
@@ -375,6 +386,7 @@ function optionsFromArgv(argv: string[]): { options: LoadTestOptions; json: bool
     durationSec: integerFlag('duration', values.duration),
     amount: integerFlag('amount', values.amount),
     connections: integerFlag('connections', values.connections),
+    maxConnections: integerFlag('max-connections', values['max-connections']),
     out: values.out,
   };
   // Flags not given stay unset, so the defaults in runLoadTest apply.
