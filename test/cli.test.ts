@@ -250,7 +250,7 @@ describe('proxy-balancer command', () => {
         'Listen 80',
         '<Proxy "balancer://mycluster">',
         `    BalancerMember "${a.url}" route=a`,
-        `    BalancerMember "${b.url}" route=b max=20`,
+        `    BalancerMember "${b.url}" route=b smax=20`,
         '    ProxySet lbmethod=byrequests',
         '</Proxy>',
         'ProxyPass        "/app" "balancer://mycluster"',
@@ -262,7 +262,7 @@ describe('proxy-balancer command', () => {
     const replies = [await request(url), await request(url)];
     expect(replies.map((r) => r.body).sort()).toEqual(['a', 'b']);
     expect((await request(url.replace('/app/', '/other'))).status).toBe(404);
-    expect(stderr()).toMatch(/httpd\.conf:4: BalancerMember max/);
+    expect(stderr()).toMatch(/httpd\.conf:4: BalancerMember smax/);
     expect(stderr()).not.toMatch(/ProxyPassReverse/); // honoured since 24728d5: members' redirects are rewritten
   });
 
