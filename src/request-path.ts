@@ -6,7 +6,7 @@
  * they differ only in how an attempt is made and how a final failure is answered.
  */
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { DEFAULTS, type BalancerConfig } from './config.js';
 import type { BalancerEventHub, RetryEvent } from './events.js';
 import type { PassiveHealth } from './health/passive.js';
@@ -101,17 +101,25 @@ abstract class ProxiedRequest {
     this.send(status, message, retryAfterSec);
   }
 
-  /** Calls `onGone` once if the client leaves; returns the way to stop watching. */
-  abstract watchGone(onGone: () => void): () => void;
-
   protected abstract send(status: number, message: string, retryAfterSec?: number): void;
 
   /** One attempt on one member; true when the request is over for good. */
   abstract attempt(member: Member): Promise<boolean>;
   /** False when the request has a body that is not kept whole (too large for a replay). */
   abstract replayable(): boolean;
+  /** The client's end: a ServerResponse, or the socket of an Upgrade request. */
+  protected abstract readonly client: Writable;
+
   /** The client is gone or already answered. */
-  abstract clientGone(): boolean;
+  clientGone(): boolean {
+    return this.client.destroyed || this.client.writableEnded;
+  }
+
+  /** Calls `onGone` once if the client leaves; returns the way to stop watching. */
+  watchGone(onGone: () => void): () => void {
+    this.client.once('close', onGone);
+    return () => this.client.removeListener('close', onGone);
+  }
 }
 
 /** A plain HTTP request through its attempts. */
@@ -126,6 +134,10 @@ class HttpRequest extends ProxiedRequest {
     super(path, req, upstream);
   }
 
+  protected get client(): Writable {
+    return this.res;
+  }
+
   async attempt(member: Member): Promise<boolean> {
     const path = this.path;
     path.prepare(this, member);
@@ -136,15 +148,6 @@ class HttpRequest extends ProxiedRequest {
 
   replayable(): boolean {
     return this.body === undefined || this.body.replayable;
-  }
-
-  clientGone(): boolean {
-    return this.res.destroyed || this.res.writableEnded;
-  }
-
-  watchGone(onGone: () => void): () => void {
-    this.res.once('close', onGone);
-    return () => this.res.removeListener('close', onGone);
   }
 
   protected send(status: number, message: string, retryAfterSec?: number): void {
@@ -165,6 +168,10 @@ class UpgradeRequest extends ProxiedRequest {
     super(path, req, upstream);
   }
 
+  protected get client(): Writable {
+    return this.socket;
+  }
+
   async attempt(member: Member): Promise<boolean> {
     const path = this.path;
     path.prepare(this, member);
@@ -182,15 +189,6 @@ class UpgradeRequest extends ProxiedRequest {
 
   replayable(): boolean {
     return true; // a handshake has no body
-  }
-
-  clientGone(): boolean {
-    return this.socket.destroyed || this.socket.writableEnded;
-  }
-
-  watchGone(onGone: () => void): () => void {
-    this.socket.once('close', onGone);
-    return () => this.socket.removeListener('close', onGone);
   }
 
   protected send(status: number, message: string, retryAfterSec?: number): void {

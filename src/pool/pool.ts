@@ -56,6 +56,13 @@ interface Tier {
   retryAt: number;
 }
 
+/** A tier's regular members (and spares) are offered first, its standbys only when they yield nothing. */
+function offer(tier: Tier, choose: ChooseFn): Member | undefined {
+  const chosen = tier.regular.length > 0 ? choose(tier.regular) : undefined;
+  if (chosen !== undefined || tier.standbys.length === 0) return chosen;
+  return choose(tier.standbys);
+}
+
 /** Chooses one member from a tier's candidates; the pool offers tiers in order until one yields a member. */
 export type ChooseFn = (candidates: readonly Member[]) => Member | undefined;
 
@@ -216,40 +223,30 @@ export class Pool extends EventEmitter<PoolEvents> {
       let tier = tiers[i]!;
       if (tier.retryAt !== Infinity && tier.retryAt <= (now ||= this.#now())) {
         // A retry timer came due: Apache checks its members as the walk reaches them.
-        for (const m of this.#members) if (m.lbset === tier.lbset && m.admin !== 'drain' && m.errorSince !== 0) this.#retryCheck(m, now);
+        this.#retryCheckTier(tier.lbset, now);
         tier = (this.#tiers ??= this.#buildTiers())[i]!;
         if (tier.retryAt <= now) tier.retryAt = Infinity; // nothing came back (a stopped member keeps its E)
       }
-      if (tier.regular.length > 0) {
-        const chosen = choose(tier.regular);
-        if (chosen !== undefined) return chosen;
-      }
-      if (tier.standbys.length > 0) {
-        const chosen = choose(tier.standbys);
-        if (chosen !== undefined) return chosen;
-      }
+      const chosen = offer(tier, choose);
+      if (chosen !== undefined) return chosen;
     }
     return undefined;
   }
 
   /** The walk with members excluded (a retry): the tiers built for this pick only. */
   #selectWalk(choose: ChooseFn, exclude: ReadonlySet<Member>): Member | undefined {
-    let now = 0;
+    const now = this.#now();
     for (const lbset of this.#lbsets()) {
-      for (const m of this.#members) {
-        if (m.lbset === lbset && m.admin !== 'drain' && m.errorSince !== 0) this.#retryCheck(m, (now ||= this.#now()));
-      }
-      const tier = this.#tierOf(lbset, exclude);
-      if (tier.regular.length > 0) {
-        const chosen = choose(tier.regular);
-        if (chosen !== undefined) return chosen;
-      }
-      if (tier.standbys.length > 0) {
-        const chosen = choose(tier.standbys);
-        if (chosen !== undefined) return chosen;
-      }
+      this.#retryCheckTier(lbset, now);
+      const chosen = offer(this.#tierOf(lbset, exclude), choose);
+      if (chosen !== undefined) return chosen;
     }
     return undefined;
+  }
+
+  /** Apache's retry check for every member of `lbset` in error, as its walk reaches the tier (draining members are skipped). */
+  #retryCheckTier(lbset: number, now: number): void {
+    for (const m of this.#members) if (m.lbset === lbset && m.admin !== 'drain' && m.errorSince !== 0) this.#retryCheck(m, now);
   }
 
   /** Every tier's candidates, lowest lbset first. */
